@@ -1,0 +1,165 @@
+#include "core/dicom/DicomdirReader.h"
+
+#include "core/dicom/DcmtkBridge.h"
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdicdir.h"
+#include "dcmtk/dcmdata/dcdirrec.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace radiolens {
+
+namespace {
+
+constexpr DicomTag kReferencedFileID = dicomTag(0x0004, 0x1500);
+constexpr DicomTag kReferencedSOPClassUIDInFile = dicomTag(0x0004, 0x1510);
+constexpr DicomTag kReferencedSOPInstanceUIDInFile = dicomTag(0x0004, 0x1511);
+
+bool equalsIgnoringCase(const std::string& a, const std::string& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+/// Resolves the components of a ReferencedFileID under `root`, matching each component
+/// without regard to case when the exact name is absent (media written on other systems).
+bool resolveFile(const fs::path& root, const std::vector<std::string>& components, fs::path& out) {
+    fs::path current = root;
+    std::error_code error;
+    for (const std::string& component : components) {
+        fs::path exact = current / component;
+        if (fs::exists(exact, error)) {
+            current = exact;
+            continue;
+        }
+        bool found = false;
+        for (const auto& entry : fs::directory_iterator(current, error)) {
+            if (equalsIgnoringCase(entry.path().filename().string(), component)) {
+                current = entry.path();
+                found = true;
+                break;
+            }
+        }
+        if (!found) {
+            out = root;
+            for (const auto& c : components) {
+                out /= c;
+            }
+            return false;
+        }
+    }
+    out = current;
+    return fs::is_regular_file(current, error);
+}
+
+DicomDataSet recordData(DcmDirectoryRecord& record) {
+    DicomDataSet data;
+    copyDcmtkItem(record, data);
+    return data;
+}
+
+} // namespace
+
+bool isDicomdirName(const std::string& path) {
+    return equalsIgnoringCase(fs::path(path).filename().string(), "DICOMDIR");
+}
+
+void readDicomdir(const std::string& path, std::vector<DicomdirEntry>& entries,
+                  std::vector<Problem>& problems) {
+    try {
+        initialiseDcmtk();
+    } catch (const std::exception& e) {
+        problems.push_back({path, e.what()});
+        return;
+    }
+    DcmDicomDir dir(path.c_str());
+    if (dir.error().bad()) {
+        problems.push_back({path, std::string("cannot read DICOMDIR: ") + dir.error().text()});
+        return;
+    }
+    const fs::path root = fs::absolute(fs::path(path)).parent_path();
+    DcmDirectoryRecord& top = dir.getRootRecord();
+
+    // Walk the hierarchy by its links; levels that a DICOMDIR leaves out (no PATIENT record)
+    // simply contribute nothing.
+    struct Level {
+        DicomIdentity patient, study, series;
+    };
+    const auto visit = [&](auto&& self, DcmDirectoryRecord& record, Level level) -> void {
+        const E_DirRecType type = record.getRecordType();
+        const DicomDataSet data = recordData(record);
+        DicomIdentity id;
+        try {
+            id = readIdentity(data);
+        } catch (const DicomValueError& e) {
+            problems.push_back({path, std::string("DICOMDIR record: ") + e.what()});
+            return;
+        }
+        if (type == ERT_Patient) {
+            level.patient = id;
+        } else if (type == ERT_Study) {
+            level.study = id;
+        } else if (type == ERT_Series) {
+            level.series = id;
+        }
+        const std::string fileId = data.text(kReferencedFileID);
+        if (!fileId.empty()) {
+            std::vector<std::string> components;
+            std::size_t start = 0;
+            while (true) {
+                const auto slash = fileId.find('\\', start);
+                components.push_back(fileId.substr(start, slash - start));
+                if (slash == std::string::npos) {
+                    break;
+                }
+                start = slash + 1;
+            }
+            fs::path file;
+            if (!resolveFile(root, components, file)) {
+                problems.push_back({file.string(), "listed in DICOMDIR " + path + " but missing"});
+            } else {
+                DicomdirEntry entry;
+                entry.path = file.string();
+                DicomIdentity& out = entry.identity;
+                out = id;
+                out.patientId = level.patient.patientId;
+                out.patientName = level.patient.patientName;
+                out.patientBirthDate = level.patient.patientBirthDate;
+                out.patientSex = level.patient.patientSex;
+                out.studyInstanceUid = level.study.studyInstanceUid;
+                out.studyDate = level.study.studyDate;
+                out.studyTime = level.study.studyTime;
+                out.studyDescription = level.study.studyDescription;
+                out.accessionNumber = level.study.accessionNumber;
+                out.studyId = level.study.studyId;
+                out.seriesInstanceUid = level.series.seriesInstanceUid;
+                out.seriesNumber = level.series.seriesNumber;
+                out.seriesDescription = level.series.seriesDescription;
+                out.seriesDate = level.series.seriesDate;
+                out.seriesTime = level.series.seriesTime;
+                out.modality = level.series.modality;
+                out.sopInstanceUid = data.text(kReferencedSOPInstanceUIDInFile);
+                out.sopClassUid = data.text(kReferencedSOPClassUIDInFile);
+                entries.push_back(std::move(entry));
+            }
+        }
+        for (unsigned long i = 0; i < record.cardSub(); ++i) {
+            if (DcmDirectoryRecord* child = record.getSub(i)) {
+                self(self, *child, level);
+            }
+        }
+    };
+    for (unsigned long i = 0; i < top.cardSub(); ++i) {
+        if (DcmDirectoryRecord* child = top.getSub(i)) {
+            visit(visit, *child, Level{});
+        }
+    }
+}
+
+} // namespace radiolens

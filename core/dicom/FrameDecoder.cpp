@@ -1,0 +1,263 @@
+#include "core/dicom/FrameDecoder.h"
+
+#include "core/dicom/DcmtkBridge.h"
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcfcache.h"
+
+#include "core/dicom/GdcmPlugin.h"
+#include "core/domain/Paths.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace radiolens {
+
+namespace {
+
+bool isJpeg2000(const std::string& uid) {
+    return uid == syntax::Jpeg2000Lossless || uid == syntax::Jpeg2000;
+}
+
+void readExactly(int fd, void* out, std::size_t bytes, std::uint64_t offset,
+                 const std::string& path) {
+    auto* p = static_cast<char*>(out);
+    std::size_t done = 0;
+    while (done < bytes) {
+        const ssize_t got = pread(fd, p + done, bytes - done, off_t(offset + done));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            throw DicomValueError(path + ": pixel data could not be read (" +
+                                  (got == 0 ? std::string("file shorter than its header says")
+                                            : std::string(std::strerror(errno))) +
+                                  ")");
+        }
+        done += std::size_t(got);
+    }
+}
+
+/// Unpacks frame `frame` of packed 1-bit data (bits run on across frames, least significant
+/// bit first) to one byte per pixel.
+void unpackBits(const unsigned char* packed, std::size_t pixelsPerFrame, int frame,
+                unsigned char* out) {
+    const std::size_t firstBit = pixelsPerFrame * std::size_t(frame);
+    for (std::size_t i = 0; i < pixelsPerFrame; ++i) {
+        const std::size_t bit = firstBit + i;
+        out[i] = (packed[bit >> 3] >> (bit & 7)) & 1;
+    }
+}
+
+/// The GDCM plugin's entry points, opened once per process on the first JPEG 2000 file.
+struct GdcmPlugin {
+    decltype(&radiolens_gdcm_decode) decode = nullptr;
+    decltype(&radiolens_gdcm_release) release = nullptr;
+    std::string error;
+};
+
+const GdcmPlugin& gdcmPlugin() {
+    static GdcmPlugin plugin;
+    static std::once_flag once;
+    std::call_once(once, [] {
+        const std::string path = findPlugin("libradiolens_gdcm.so", "RADIOLENS_GDCM_PLUGIN");
+        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (handle == nullptr) {
+            const char* reason = dlerror();
+            plugin.error = "JPEG 2000 decoder unavailable: " + path + ": " +
+                           (reason ? reason : "cannot be loaded");
+            return;
+        }
+        plugin.decode =
+            reinterpret_cast<decltype(plugin.decode)>(dlsym(handle, "radiolens_gdcm_decode"));
+        plugin.release =
+            reinterpret_cast<decltype(plugin.release)>(dlsym(handle, "radiolens_gdcm_release"));
+        if (plugin.decode == nullptr || plugin.release == nullptr) {
+            plugin.error = path + " is not the Radiolens JPEG 2000 plugin";
+            plugin.decode = nullptr;
+        }
+    });
+    return plugin;
+}
+
+} // namespace
+
+bool isSupportedTransferSyntax(const std::string& uid) {
+    for (const char* known :
+         {syntax::ImplicitLittle, syntax::ExplicitLittle, syntax::Deflated, syntax::ExplicitBig,
+          syntax::JpegBaseline, syntax::JpegExtended, syntax::JpegLossless, syntax::JpegLosslessSV1,
+          syntax::JpegLsLossless, syntax::JpegLsNearLossless, syntax::Jpeg2000Lossless,
+          syntax::Jpeg2000, syntax::Rle}) {
+        if (uid == known) {
+            return true;
+        }
+    }
+    return false;
+}
+
+struct FrameDecoder::Impl {
+    // Last file opened through DCMTK, for the next frame of a multi-frame file.
+    std::string dcmtkPath;
+    std::unique_ptr<DcmFileFormat> dcmtkFile;
+    DcmFileCache cache;
+    Uint32 nextFragment = 0;
+    int nextFrame = 0;
+    // Last JPEG 2000 file, decoded whole by GDCM.
+    std::string gdcmPath;
+    std::vector<char> gdcmPixels;
+    DecodedFrameLayout gdcmLayout;
+    // Packed 1-bit pixel data of the last such file.
+    std::string bitsPath;
+    std::vector<unsigned char> bits;
+
+    DecodedFrameLayout direct(const DicomImage& image, int frame, void* out) {
+        const int fd = open(image.path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            throw DicomValueError(image.path + ": cannot open (" + std::strerror(errno) + ")");
+        }
+        try {
+            if (image.pixels.bitsAllocated == 1) {
+                if (bitsPath != image.path) {
+                    bits.resize(std::size_t(image.pixelDataLength));
+                    readExactly(fd, bits.data(), bits.size(), image.pixelDataOffset, image.path);
+                    bitsPath = image.path;
+                }
+                unpackBits(bits.data(),
+                           std::size_t(image.pixels.rows) * std::size_t(image.pixels.columns),
+                           frame, static_cast<unsigned char*>(out));
+            } else {
+                const std::size_t bytes = image.pixels.nativeFrameBytes();
+                readExactly(fd, out, bytes, image.pixelDataOffset + std::uint64_t(frame) * bytes,
+                            image.path);
+            }
+        } catch (...) {
+            close(fd);
+            throw;
+        }
+        close(fd);
+        return {image.pixels.planarConfiguration == 1, image.pixels.photometric};
+    }
+
+    DecodedFrameLayout withDcmtk(const DicomImage& image, int frame, void* out) {
+        initialiseDcmtk();
+        if (dcmtkPath != image.path || !dcmtkFile || frame < nextFrame) {
+            dcmtkFile = std::make_unique<DcmFileFormat>();
+            // Large values (the pixel data) stay in the file and are read frame by frame.
+            const OFCondition status = dcmtkFile->loadFile(image.path.c_str(), EXS_Unknown,
+                                                           EGL_noChange, 4096, ERM_autoDetect);
+            if (status.bad()) {
+                dcmtkFile.reset();
+                throw DicomValueError(image.path + ": DCMTK cannot read it (" + status.text() +
+                                      ")");
+            }
+            dcmtkPath = image.path;
+            nextFragment = 0;
+            nextFrame = 0;
+        }
+        DcmDataset* dataset = dcmtkFile->getDataset();
+        DcmElement* element = nullptr;
+        if (dataset->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
+            throw DicomValueError(image.path + ": no pixel data");
+        }
+        auto* pixelData = static_cast<DcmPixelData*>(element);
+        if (image.pixels.bitsAllocated == 1) {
+            throw DicomValueError(image.path + ": 1-bit pixel data in " +
+                                  transferSyntaxName(image.transferSyntax) + " is not supported");
+        }
+        Uint32 fragment = frame == nextFrame ? nextFragment : 0;
+        OFString colourModel;
+        const std::size_t bytes = image.pixels.frameBytes();
+        const OFCondition status = pixelData->getUncompressedFrame(
+            dataset, Uint32(frame), fragment, out, Uint32(bytes), colourModel, &cache);
+        if (status.bad()) {
+            dcmtkFile.reset();
+            throw DicomValueError(
+                image.path + ": frame " + std::to_string(frame + 1) + " could not be decoded (" +
+                transferSyntaxName(image.transferSyntax) + ": " + status.text() + ")");
+        }
+        nextFragment = fragment;
+        nextFrame = frame + 1;
+        DecodedFrameLayout layout;
+        layout.colourModel = colourModel.empty() ? image.pixels.photometric : colourModel.c_str();
+        // Codecs report the layout they produced through the data set's PlanarConfiguration.
+        Uint16 planar = Uint16(image.pixels.planarConfiguration);
+        dataset->findAndGetUint16(DCM_PlanarConfiguration, planar);
+        layout.colourByPlane = image.pixels.samplesPerPixel == 3 && planar == 1;
+        // Release loaded fragments of single-frame files at once; keep multi-frame files open.
+        if (image.pixels.frames == 1) {
+            dcmtkFile.reset();
+            dcmtkPath.clear();
+        }
+        return layout;
+    }
+
+    DecodedFrameLayout withGdcm(const DicomImage& image, int frame, void* out) {
+        if (gdcmPath != image.path) {
+            const GdcmPlugin& plugin = gdcmPlugin();
+            if (plugin.decode == nullptr) {
+                throw DicomValueError(image.path + ": " + plugin.error);
+            }
+            RadiolensDecodedPixels decoded{};
+            char error[256] = {0};
+            if (plugin.decode(image.path.c_str(), &decoded, error, int(sizeof error)) != 0) {
+                throw DicomValueError(image.path + ": JPEG 2000: " + error);
+            }
+            const char* bytes = static_cast<const char*>(decoded.pixels);
+            gdcmPixels.assign(bytes, bytes + decoded.bytes);
+            plugin.release(&decoded);
+            gdcmLayout.colourByPlane =
+                image.pixels.samplesPerPixel == 3 && decoded.planarConfiguration == 1;
+            gdcmLayout.colourModel =
+                decoded.photometric[0] != '\0' ? decoded.photometric : image.pixels.photometric;
+            gdcmPath = image.path;
+        }
+        const std::size_t bytes = image.pixels.frameBytes();
+        if (gdcmPixels.size() < bytes * std::size_t(frame + 1)) {
+            throw DicomValueError(image.path +
+                                  ": JPEG 2000 data hold fewer frames than the header");
+        }
+        std::memcpy(out, gdcmPixels.data() + bytes * std::size_t(frame), bytes);
+        return gdcmLayout;
+    }
+};
+
+FrameDecoder::FrameDecoder()
+    : m_impl(std::make_unique<Impl>()) {}
+
+FrameDecoder::~FrameDecoder() = default;
+
+std::size_t FrameDecoder::decodedFrameBytes(const DicomImage& image) {
+    if (image.pixels.bitsAllocated == 1) {
+        return std::size_t(image.pixels.rows) * std::size_t(image.pixels.columns);
+    }
+    return image.pixels.frameBytes();
+}
+
+DecodedFrameLayout FrameDecoder::decode(const DicomImage& image, int frame, void* out) {
+    if (frame < 0 || frame >= image.pixels.frames) {
+        throw DicomValueError(image.path + ": frame " + std::to_string(frame + 1) +
+                              " does not exist");
+    }
+    if (!isSupportedTransferSyntax(image.transferSyntax)) {
+        throw DicomValueError(image.path + ": transfer syntax " + image.transferSyntax +
+                              " is not supported");
+    }
+    if (image.directPixelAccess) {
+        return m_impl->direct(image, frame, out);
+    }
+    if (isJpeg2000(image.transferSyntax)) {
+        return m_impl->withGdcm(image, frame, out);
+    }
+    return m_impl->withDcmtk(image, frame, out);
+}
+
+} // namespace radiolens

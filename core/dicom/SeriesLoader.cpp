@@ -1,0 +1,739 @@
+#include "core/dicom/SeriesLoader.h"
+
+#include "core/dicom/DicomHeaderScanner.h"
+#include "core/dicom/DicomInstance.h"
+#include "core/dicom/FrameDecoder.h"
+#include "core/imaging/GridResampler.h"
+#include "core/imaging/StackGeometry.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+
+namespace radiolens {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Runs `body(i)` for i in [0, n) on `threads` threads, the calling thread included.
+template <typename F>
+void parallelFor(std::size_t n, unsigned threads, F&& body) {
+    std::atomic<std::size_t> next{0};
+    const auto work = [&] {
+        for (std::size_t i = next++; i < n; i = next++) {
+            body(i);
+        }
+    };
+    std::vector<std::thread> helpers;
+    for (unsigned t = 1; t < std::min<std::size_t>(threads, n); ++t) {
+        helpers.emplace_back(work);
+    }
+    work();
+    for (auto& helper : helpers) {
+        helper.join();
+    }
+}
+
+/// One frame of one file.
+struct FrameRef {
+    std::size_t image = 0;
+    int frame = 0;
+};
+
+bool isColour(const PixelModule& p) {
+    return p.samplesPerPixel == 3;
+}
+
+/// What frames must share to be one volume.
+std::string groupKey(const DicomImage& image, const FrameInfo& frame) {
+    const PixelModule& p = image.pixels;
+    char text[256];
+    const auto dir = [](const std::optional<Vec3>& v) {
+        return v ? std::array<long long, 3>{std::llround(v->x * 1000), std::llround(v->y * 1000),
+                                            std::llround(v->z * 1000)}
+                 : std::array<long long, 3>{9999, 9999, 9999};
+    };
+    const auto r = dir(frame.rowDirection);
+    const auto c = dir(frame.columnDirection);
+    std::snprintf(text, sizeof text, "%dx%d s%d b%d p%d %s o%lld,%lld,%lld,%lld,%lld,%lld",
+                  p.columns, p.rows, p.samplesPerPixel, p.bitsAllocated, p.pixelRepresentation,
+                  isColour(p) ? "colour" : "grey", r[0], r[1], r[2], c[0], c[1], c[2]);
+    return text;
+}
+
+/// Why a frame does not fit the chosen group, in words.
+std::string mismatchReason(const DicomImage& image, const FrameInfo& frame,
+                           const DicomImage& reference, const FrameInfo& referenceFrame) {
+    const PixelModule& a = image.pixels;
+    const PixelModule& b = reference.pixels;
+    if (a.rows != b.rows || a.columns != b.columns) {
+        return "left out: " + std::to_string(a.columns) + " x " + std::to_string(a.rows) +
+               " pixels while the rest of the series is " + std::to_string(b.columns) + " x " +
+               std::to_string(b.rows);
+    }
+    if (a.samplesPerPixel != b.samplesPerPixel) {
+        return "left out: colour and grey images mixed in one series";
+    }
+    if (a.bitsAllocated != b.bitsAllocated || a.pixelRepresentation != b.pixelRepresentation) {
+        return "left out: " + std::to_string(a.bitsAllocated) + "-bit " +
+               (a.pixelRepresentation ? "signed" : "unsigned") + " pixels while the rest are " +
+               std::to_string(b.bitsAllocated) + "-bit " +
+               (b.pixelRepresentation ? "signed" : "unsigned");
+    }
+    (void)frame;
+    (void)referenceFrame;
+    return "left out: orientation differs from the rest of the series (a localizer?)";
+}
+
+struct OutputChoice {
+    PixelFormat format;
+    bool identity = true;  ///< stored values are output values
+    bool floating = false; ///< values are computed in floating point
+};
+
+ComponentType storedComponent(const PixelModule& p, DicomTag pixelTag) {
+    if (pixelTag == tags::FloatPixelData) {
+        return ComponentType::Float32;
+    }
+    if (pixelTag == tags::DoubleFloatPixelData) {
+        return ComponentType::Float64;
+    }
+    const bool s = p.pixelRepresentation == 1;
+    switch (p.bitsAllocated) {
+    case 1:
+    case 8:
+        return s ? ComponentType::Int8 : ComponentType::UInt8;
+    case 16:
+        return s ? ComponentType::Int16 : ComponentType::UInt16;
+    case 32:
+        return s ? ComponentType::Int32 : ComponentType::UInt32;
+    default:
+        return ComponentType::Float64;
+    }
+}
+
+bool isIntegral(double v) {
+    return std::isfinite(v) && v == std::nearbyint(v) && std::abs(v) < 1e9;
+}
+
+/// The narrowest exact output type for the frames; `wide` asks for the fallback after values
+/// overflowed the first choice.
+OutputChoice chooseOutput(const std::vector<const DicomImage*>& images,
+                          const std::vector<const FrameInfo*>& frames, bool wide) {
+    const DicomImage& first = *images.front();
+    const PixelModule& p = first.pixels;
+    OutputChoice choice;
+    const ComponentType stored = storedComponent(p, first.pixelDataTag);
+    if (isColour(p)) {
+        choice.format = {stored, 3};
+        return choice;
+    }
+    bool identity = true;
+    bool integral = true;
+    for (const FrameInfo* f : frames) {
+        identity = identity && f->slope == 1.0 && f->intercept == 0.0;
+        integral = integral && isIntegral(f->slope) && isIntegral(f->intercept);
+    }
+    const bool storedFloat = stored == ComponentType::Float32 || stored == ComponentType::Float64;
+    if (identity || storedFloat) {
+        choice.identity = identity;
+        choice.floating = storedFloat;
+        choice.format = {identity ? stored : ComponentType::Float64, 1};
+        if (!identity && stored == ComponentType::Float32) {
+            choice.format.component = ComponentType::Float32;
+        }
+        return choice;
+    }
+    choice.identity = false;
+    if (integral) {
+        const bool narrow = p.bitsAllocated <= 16;
+        choice.format.component = narrow ? (wide ? ComponentType::Int32 : ComponentType::Int16)
+                                         : (wide ? ComponentType::Float64 : ComponentType::Int32);
+        choice.floating = choice.format.component == ComponentType::Float64;
+        return choice;
+    }
+    choice.floating = true;
+    choice.format.component =
+        p.bitsAllocated <= 16 ? ComponentType::Float32 : ComponentType::Float64;
+    return choice;
+}
+
+/// Running minimum, maximum and sum of written values.
+struct SliceStats {
+    double min = std::numeric_limits<double>::infinity();
+    double max = -std::numeric_limits<double>::infinity();
+    double sum = 0.0;
+    std::size_t count = 0;
+
+    void merge(const SliceStats& o) {
+        min = std::min(min, o.min);
+        max = std::max(max, o.max);
+        sum += o.sum;
+        count += o.count;
+    }
+};
+
+/// Stored grey samples -> output values: BitsStored/HighBit masking, sign extension, rescale.
+/// Returns false when an integer output type cannot hold a value (the caller widens).
+template <typename S, typename O>
+bool convertGrey(const S* in, std::size_t count, const PixelModule& p, const FrameInfo& frame,
+                 const OutputChoice& choice, O* out, SliceStats& stats) {
+    using U = std::make_unsigned_t<std::conditional_t<std::is_integral_v<S>, S, int>>;
+    const int bits = int(sizeof(S) * 8);
+    const int shift = p.highBit + 1 - p.bitsStored;
+    const bool masked =
+        std::is_integral_v<S> && (p.bitsStored < bits || shift != 0) && p.bitsAllocated != 1;
+    const U mask = p.bitsStored >= bits ? U(~U(0)) : U((U(1) << p.bitsStored) - 1);
+    const U signBit = U(U(1) << (p.bitsStored - 1));
+    const bool isSigned = p.pixelRepresentation == 1;
+
+    const auto stored = [&](std::size_t i) -> long long {
+        if constexpr (std::is_integral_v<S>) {
+            if (!masked) {
+                return (long long)in[i];
+            }
+            U u = U(U(in[i]) >> shift) & mask;
+            if (isSigned && (u & signBit)) {
+                return (long long)u - ((long long)mask + 1);
+            }
+            return (long long)u;
+        } else {
+            return 0;
+        }
+    };
+
+    if constexpr (std::is_floating_point_v<S>) {
+        double lo = stats.min, hi = stats.max, sum = 0.0;
+        for (std::size_t i = 0; i < count; ++i) {
+            const double v =
+                choice.identity ? double(in[i]) : double(in[i]) * frame.slope + frame.intercept;
+            out[i] = O(v);
+            lo = std::min(lo, double(out[i]));
+            hi = std::max(hi, double(out[i]));
+            sum += double(out[i]);
+        }
+        stats.min = lo;
+        stats.max = hi;
+        stats.sum += sum;
+        stats.count += count;
+        return true;
+    } else if constexpr (std::is_floating_point_v<O>) {
+        double lo = stats.min, hi = stats.max, sum = 0.0;
+        for (std::size_t i = 0; i < count; ++i) {
+            const double v = choice.identity ? double(stored(i))
+                                             : double(stored(i)) * frame.slope + frame.intercept;
+            const O o = O(v);
+            out[i] = o;
+            lo = std::min(lo, double(o));
+            hi = std::max(hi, double(o));
+            sum += double(o);
+        }
+        stats.min = lo;
+        stats.max = hi;
+        stats.sum += sum;
+        stats.count += count;
+        return true;
+    } else {
+        // Integer output: exact integer arithmetic, range checked once per slice.
+        const long long slope = choice.identity ? 1 : (long long)frame.slope;
+        const long long intercept = choice.identity ? 0 : (long long)frame.intercept;
+        long long lo = std::numeric_limits<long long>::max();
+        long long hi = std::numeric_limits<long long>::min();
+        long long sum = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            const long long v = stored(i) * slope + intercept;
+            out[i] = O(v);
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+            sum += v;
+        }
+        if (count > 0 && (lo < (long long)std::numeric_limits<O>::lowest() ||
+                          hi > (long long)std::numeric_limits<O>::max())) {
+            return false;
+        }
+        if (count > 0) {
+            stats.min = std::min(stats.min, double(lo));
+            stats.max = std::max(stats.max, double(hi));
+        }
+        stats.sum += double(sum);
+        stats.count += count;
+        return true;
+    }
+}
+
+std::uint8_t clampByte(double v) {
+    return std::uint8_t(std::clamp(std::nearbyint(v), 0.0, 255.0));
+}
+
+/// Colour samples -> interleaved RGB of the same sample type: planes interleaved, YBR
+/// converted (PS3.3 C.7.6.3.1.2), YBR_FULL_422 chroma shared by pixel pairs.
+template <typename T>
+void convertColour(const T* in, std::size_t pixels, std::size_t columns,
+                   const DecodedFrameLayout& layout, T* out, SliceStats& stats) {
+    const std::string& model = layout.colourModel;
+    if (model == "YBR_FULL_422" && !layout.colourByPlane && sizeof(T) == 1) {
+        // Y1 Y2 Cb Cr for each pair of pixels in a row.
+        const std::size_t rows = pixels / columns;
+        const T* p = in;
+        for (std::size_t r = 0; r < rows; ++r) {
+            for (std::size_t c = 0; c < columns; c += 2) {
+                const double y[2] = {double(p[0]), double(p[1])};
+                const double cb = double(p[2]) - 128.0;
+                const double cr = double(p[3]) - 128.0;
+                for (int k = 0; k < 2 && c + std::size_t(k) < columns; ++k) {
+                    T* o = out + 3 * (r * columns + c + std::size_t(k));
+                    o[0] = T(clampByte(y[k] + 1.402 * cr));
+                    o[1] = T(clampByte(y[k] - 0.344136 * cb - 0.714136 * cr));
+                    o[2] = T(clampByte(y[k] + 1.772 * cb));
+                }
+                p += 4;
+            }
+        }
+    } else {
+        for (std::size_t i = 0; i < pixels; ++i) {
+            T s[3];
+            for (int c = 0; c < 3; ++c) {
+                s[c] = layout.colourByPlane ? in[std::size_t(c) * pixels + i]
+                                            : in[3 * i + std::size_t(c)];
+            }
+            if (sizeof(T) == 1 && (model == "YBR_FULL" || model == "YBR_FULL_422")) {
+                const double y = double(s[0]);
+                const double cb = double(s[1]) - 128.0;
+                const double cr = double(s[2]) - 128.0;
+                s[0] = T(clampByte(y + 1.402 * cr));
+                s[1] = T(clampByte(y - 0.344136 * cb - 0.714136 * cr));
+                s[2] = T(clampByte(y + 1.772 * cb));
+            }
+            out[3 * i] = s[0];
+            out[3 * i + 1] = s[1];
+            out[3 * i + 2] = s[2];
+        }
+    }
+    double lo = stats.min, hi = stats.max, sum = 0.0;
+    for (std::size_t i = 0; i < pixels * 3; ++i) {
+        const double v = double(out[i]);
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        sum += v;
+    }
+    stats.min = lo;
+    stats.max = hi;
+    stats.sum += sum;
+    stats.count += pixels * 3;
+}
+
+/// Decoded frame in `scratch` -> output slice. False when the values overflow the output type.
+bool storeFrame(const DicomImage& image, const FrameInfo& frame, const DecodedFrameLayout& layout,
+                const void* scratch, const OutputChoice& choice, void* slice, SliceStats& stats) {
+    const PixelModule& p = image.pixels;
+    const std::size_t pixels = std::size_t(p.rows) * std::size_t(p.columns);
+    if (isColour(p)) {
+        dispatchComponent(choice.format.component, [&](auto tag) {
+            using T = decltype(tag);
+            convertColour<T>(static_cast<const T*>(scratch), pixels, std::size_t(p.columns), layout,
+                             static_cast<T*>(slice), stats);
+        });
+        return true;
+    }
+    const ComponentType stored =
+        p.bitsAllocated == 1 ? ComponentType::UInt8 : storedComponent(p, image.pixelDataTag);
+    bool fits = true;
+    dispatchComponent(stored, [&](auto storedTag) {
+        using S = decltype(storedTag);
+        dispatchComponent(choice.format.component, [&](auto outTag) {
+            using O = decltype(outTag);
+            fits = convertGrey<S, O>(static_cast<const S*>(scratch), pixels, p, frame, choice,
+                                     static_cast<O*>(slice), stats);
+        });
+    });
+    return fits;
+}
+
+/// Middle slice first, then outwards: what a reader looks at first arrives first.
+std::vector<std::size_t> middleOutOrder(std::size_t n) {
+    std::vector<std::size_t> order;
+    order.reserve(n);
+    const std::size_t mid = n / 2;
+    order.push_back(mid);
+    for (std::size_t d = 1; order.size() < n; ++d) {
+        if (mid + d < n) {
+            order.push_back(mid + d);
+        }
+        if (d <= mid) {
+            order.push_back(mid - d);
+        }
+    }
+    return order;
+}
+
+void fillSlice(Volume& volume, std::size_t k, double value) {
+    dispatchComponent(volume.format().component, [&](auto tag) {
+        using T = decltype(tag);
+        T* p = static_cast<T*>(volume.sliceData(k));
+        const std::size_t n = volume.sliceBytes() / sizeof(T);
+        std::fill(p, p + n, T(value));
+    });
+}
+
+} // namespace
+
+SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
+                                    SeriesLoadObserver* observer) const {
+    const Clock::time_point start = Clock::now();
+    SeriesLoadObserver noObserver;
+    SeriesLoadObserver& watch = observer != nullptr ? *observer : noObserver;
+    SeriesLoadResult result;
+    if (files.empty()) {
+        result.error = "no files to load";
+        return result;
+    }
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = m_options.threads > 0 ? unsigned(m_options.threads) : cores;
+
+    // 1. Every header, in parallel.
+    std::vector<std::optional<DicomImage>> images(files.size());
+    std::vector<std::string> errors(files.size());
+    parallelFor(files.size(), threads, [&](std::size_t i) {
+        const DicomScanResult scan = DicomHeaderScanner::scan(files[i]);
+        if (!scan.ok()) {
+            errors[i] = scan.reason;
+            return;
+        }
+        try {
+            images[i] = readImage(scan.header, files[i]);
+        } catch (const DicomValueError& e) {
+            errors[i] = e.what();
+        }
+    });
+    std::vector<std::string> imageWarnings;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        if (!errors[i].empty()) {
+            result.problems.push_back({files[i], errors[i]});
+        } else {
+            for (const auto& w : images[i]->warnings) {
+                imageWarnings.push_back(files[i] + ": " + w);
+            }
+        }
+    }
+
+    // 2. Frames grouped by what must match; the largest group is the volume.
+    std::vector<FrameRef> frames;
+    std::map<std::string, std::vector<FrameRef>> groups;
+    for (std::size_t i = 0; i < images.size(); ++i) {
+        if (!images[i]) {
+            continue;
+        }
+        for (int f = 0; f < images[i]->pixels.frames; ++f) {
+            groups[groupKey(*images[i], images[i]->frames[std::size_t(f)])].push_back({i, f});
+        }
+    }
+    if (groups.empty()) {
+        result.error = result.problems.size() == 1 ? result.problems.front().reason
+                                                   : "none of the " + std::to_string(files.size()) +
+                                                         " files holds a usable image";
+        return result;
+    }
+    const auto largest =
+        std::max_element(groups.begin(), groups.end(), [](const auto& a, const auto& b) {
+            return a.second.size() < b.second.size();
+        });
+    frames = largest->second;
+    const FrameRef reference = frames.front();
+    for (const auto& [key, members] : groups) {
+        if (key == largest->first) {
+            continue;
+        }
+        std::map<std::size_t, int> perFile;
+        for (const FrameRef& f : members) {
+            ++perFile[f.image];
+        }
+        for (const auto& [imageIndex, count] : perFile) {
+            const FrameRef& any = members.front();
+            (void)count;
+            result.problems.push_back(
+                {files[imageIndex],
+                 mismatchReason(*images[imageIndex],
+                                images[imageIndex]->frames[std::size_t(any.frame)],
+                                *images[reference.image],
+                                images[reference.image]->frames[std::size_t(reference.frame)])});
+        }
+    }
+    const auto frameInfo = [&](const FrameRef& f) -> const FrameInfo& {
+        return images[f.image]->frames[std::size_t(f.frame)];
+    };
+    // Stable base order: instance number, file, frame; sorting by position refines it.
+    std::stable_sort(frames.begin(), frames.end(), [&](const FrameRef& a, const FrameRef& b) {
+        const DicomImage& ia = *images[a.image];
+        const DicomImage& ib = *images[b.image];
+        return std::tie(ia.identity.instanceNumber, ia.path, a.frame) <
+               std::tie(ib.identity.instanceNumber, ib.path, b.frame);
+    });
+
+    // 3. Geometry: sort along the normal when every frame has a position.
+    const DicomImage& first = *images[frames.front().image];
+    const FrameInfo& firstInfo = frameInfo(frames.front());
+    const double columnSpacing = firstInfo.columnSpacing.value_or(1.0);
+    const double rowSpacing = firstInfo.rowSpacing.value_or(1.0);
+    bool positioned = firstInfo.rowDirection.has_value();
+    for (const FrameRef& f : frames) {
+        positioned = positioned && frameInfo(f).position.has_value();
+    }
+    std::vector<FrameRef> ordered;
+    StackAnalysis stack;
+    if (positioned) {
+        std::vector<Vec3> positions;
+        for (const FrameRef& f : frames) {
+            positions.push_back(*frameInfo(f).position);
+        }
+        stack = analyseStack(positions, *firstInfo.rowDirection, *firstInfo.columnDirection,
+                             std::min(columnSpacing, rowSpacing));
+        for (std::size_t idx : stack.order) {
+            ordered.push_back(frames[idx]);
+        }
+    } else {
+        ordered.assign(frames.begin(), frames.end());
+    }
+    const std::size_t depth = ordered.size();
+    result.timing.headers = secondsSince(start);
+
+    // 4. Output type and the one allocation.
+    std::vector<const DicomImage*> groupImages;
+    std::vector<const FrameInfo*> groupFrames;
+    for (const FrameRef& f : ordered) {
+        groupImages.push_back(&*images[f.image]);
+        groupFrames.push_back(&frameInfo(f));
+    }
+    const PixelModule& pm = first.pixels;
+    const std::array<std::size_t, 3> size{std::size_t(pm.columns), std::size_t(pm.rows), depth};
+
+    const auto makeVolume = [&](const OutputChoice& choice) {
+        auto volume = std::make_shared<Volume>(choice.format, size);
+        volume->spacing = {columnSpacing, rowSpacing, 1.0};
+        volume->seriesInstanceUid = first.identity.seriesInstanceUid;
+        volume->description = first.identity.seriesDescription;
+        volume->modality = first.identity.modality;
+        volume->pixelSpacingSource =
+            firstInfo.rowSpacing ? first.pixelSpacingSource : "none (1 mm assumed)";
+        if (isColour(pm)) {
+            volume->photometric = Photometric::Rgb;
+        } else {
+            volume->photometric = pm.photometric == "MONOCHROME1" ? Photometric::Monochrome1
+                                                                  : Photometric::Monochrome2;
+        }
+        if (volume->modality == "CT" && (first.rescaleType.empty() || first.rescaleType == "HU")) {
+            volume->units = "HU";
+        }
+        const FrameInfo& middle = frameInfo(ordered[depth / 2]);
+        volume->windows = middle.windows;
+        if (positioned) {
+            volume->direction = {*firstInfo.rowDirection, *firstInfo.columnDirection, stack.normal};
+            volume->origin = *frameInfo(ordered.front()).position;
+            volume->spacing.z =
+                depth > 1 ? stack.meanSpacing
+                          : first.spacingBetweenSlices.value_or(first.sliceThickness.value_or(1.0));
+            volume->geometry = stack.report;
+            for (const FrameRef& f : ordered) {
+                volume->slicePositions.push_back(*frameInfo(f).position);
+            }
+        } else {
+            if (firstInfo.rowDirection) {
+                volume->direction = {
+                    *firstInfo.rowDirection, *firstInfo.columnDirection,
+                    normalized(cross(*firstInfo.rowDirection, *firstInfo.columnDirection))};
+            }
+            if (firstInfo.position) {
+                volume->origin = *firstInfo.position;
+            }
+            volume->spacing.z =
+                first.spacingBetweenSlices.value_or(first.sliceThickness.value_or(1.0));
+            if (volume->spacing.z <= 0.0) {
+                volume->spacing.z = 1.0;
+            }
+        }
+        return volume;
+    };
+
+    OutputChoice choice = chooseOutput(groupImages, groupFrames, false);
+    std::shared_ptr<Volume> volume;
+    try {
+        volume = makeVolume(choice);
+    } catch (const std::exception& e) {
+        result.error = e.what();
+        return result;
+    }
+
+    // 5. Decode, middle slice first, on every core.
+    std::vector<std::size_t> priority = middleOutOrder(depth);
+    std::mutex mutex;
+    std::vector<std::string> sliceErrors(depth);
+    std::atomic<bool> overflow{false};
+    std::atomic<bool> stop{false};
+    std::atomic<bool> firstDone{false};
+    std::atomic<std::size_t> decoded{0};
+    SliceStats total;
+    const auto decodeAll = [&](std::shared_ptr<Volume> target, const OutputChoice& how) {
+        std::atomic<std::size_t> next{0};
+        const auto work = [&](bool reporter) {
+            FrameDecoder decoder;
+            std::vector<char> scratch(FrameDecoder::decodedFrameBytes(first) + 16);
+            SliceStats mine;
+            for (std::size_t slot = next++; slot < depth && !stop; slot = next++) {
+                const std::size_t k = priority[slot];
+                const FrameRef& ref = ordered[k];
+                const DicomImage& image = *images[ref.image];
+                try {
+                    if (scratch.size() < FrameDecoder::decodedFrameBytes(image)) {
+                        scratch.resize(FrameDecoder::decodedFrameBytes(image));
+                    }
+                    const DecodedFrameLayout layout =
+                        decoder.decode(image, ref.frame, scratch.data());
+                    if (!storeFrame(image, frameInfo(ref), layout, scratch.data(), how,
+                                    target->sliceData(k), mine)) {
+                        overflow = true;
+                        stop = true;
+                        break;
+                    }
+                } catch (const std::exception& e) {
+                    sliceErrors[k] = e.what();
+                }
+                if (!firstDone.exchange(true)) {
+                    result.timing.firstSlice = secondsSince(start);
+                }
+                watch.sliceDecoded(k);
+                const std::size_t n = ++decoded;
+                if (reporter && !watch.progress(0.05 + 0.95 * double(n) / double(depth))) {
+                    stop = true;
+                    result.cancelled = true;
+                }
+            }
+            std::lock_guard<std::mutex> lock(mutex);
+            total.merge(mine);
+        };
+        std::vector<std::thread> helpers;
+        for (unsigned t = 1; t < std::min<std::size_t>(threads, depth); ++t) {
+            helpers.emplace_back(work, false);
+        }
+        work(true);
+        for (auto& helper : helpers) {
+            helper.join();
+        }
+    };
+
+    if (!watch.progress(0.05)) {
+        result.cancelled = true;
+        return result;
+    }
+    watch.volumeStarted(volume);
+    decodeAll(volume, choice);
+    if (overflow && !result.cancelled) {
+        // Values did not fit the narrow type: decode again into the wider one.
+        choice = chooseOutput(groupImages, groupFrames, true);
+        try {
+            volume = makeVolume(choice);
+        } catch (const std::exception& e) {
+            result.error = e.what();
+            return result;
+        }
+        overflow = false;
+        stop = false;
+        decoded = 0;
+        total = SliceStats{};
+        std::fill(sliceErrors.begin(), sliceErrors.end(), std::string());
+        watch.volumeStarted(volume);
+        decodeAll(volume, choice);
+    }
+    if (result.cancelled) {
+        result.error = "cancelled";
+        return result;
+    }
+
+    // 6. Slices that failed are reported and shown as the darkest value, not as zeros.
+    std::size_t failed = 0;
+    for (std::size_t k = 0; k < depth; ++k) {
+        if (!sliceErrors[k].empty()) {
+            ++failed;
+            result.problems.push_back({images[ordered[k].image]->path, sliceErrors[k]});
+        }
+    }
+    if (failed == depth) {
+        result.error = sliceErrors.front();
+        return result;
+    }
+    volume->statistics.min = total.min;
+    volume->statistics.max = total.max;
+    volume->statistics.count = total.count;
+    volume->statistics.mean = total.count ? total.sum / double(total.count) : 0.0;
+    if (failed > 0) {
+        for (std::size_t k = 0; k < depth; ++k) {
+            if (!sliceErrors[k].empty()) {
+                fillSlice(*volume, k, total.min);
+            }
+        }
+        volume->statistics = computeStatistics(*volume);
+        volume->warnings.push_back(std::to_string(failed) + " of " + std::to_string(depth) +
+                                   " slices could not be decoded and are blank");
+    }
+
+    // 7. Warnings a reader must see.
+    for (const auto& w : stack.warnings) {
+        volume->warnings.push_back(w);
+    }
+    if (first.gantryTilt && std::abs(*first.gantryTilt) > 0.01) {
+        char text[128];
+        std::snprintf(text, sizeof text, "GantryDetectorTilt in the file: %.2f degrees",
+                      *first.gantryTilt);
+        volume->warnings.push_back(text);
+    }
+    if (!firstInfo.rowSpacing) {
+        volume->warnings.push_back("no pixel spacing in the file: 1 mm assumed, distances are "
+                                   "not in true millimetres");
+    } else if (first.pixelSpacingSource.rfind("ImagerPixelSpacing", 0) == 0) {
+        volume->warnings.push_back("pixel spacing is at the detector (ImagerPixelSpacing): "
+                                   "distances include the X-ray magnification");
+    }
+    if (!positioned && depth > 1) {
+        volume->warnings.push_back("slices have no positions in the files: shown in instance "
+                                   "order, distances between slices unknown");
+    }
+    const std::size_t excluded = result.problems.size();
+    if (excluded > 0) {
+        volume->warnings.push_back(std::to_string(excluded) +
+                                   " file(s) left out or damaged; see problems");
+    }
+    for (const auto& w : imageWarnings) {
+        volume->warnings.push_back(w);
+    }
+
+    if (m_options.resample && positioned && depth > 1 &&
+        (volume->geometry.tilted || volume->geometry.irregular)) {
+        try {
+            volume = GridResampler(m_options.resampleSpacing).resample(*volume);
+            volume->warnings.push_back("resampled onto a regular grid of " +
+                                       std::to_string(volume->size()[2]) + " slices");
+        } catch (const std::exception& e) {
+            volume->warnings.push_back(std::string("not resampled: ") + e.what());
+        }
+    }
+    watch.progress(1.0);
+    result.volume = std::move(volume);
+    result.timing.total = secondsSince(start);
+    return result;
+}
+
+} // namespace radiolens

@@ -1,0 +1,351 @@
+#include "core/dicom/StudyIndexer.h"
+
+#include "core/dicom/DicomHeaderScanner.h"
+#include "core/dicom/DicomInstance.h"
+#include "core/dicom/DicomdirReader.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace fs = std::filesystem;
+
+namespace radiolens {
+
+namespace {
+
+/// Result of reading one file's header for the index.
+struct FileOutcome {
+    bool ok = false;
+    bool skip = false; ///< not an instance (a DICOMDIR found while walking a folder)
+    std::string reason;
+    DicomIdentity identity;
+};
+
+FileOutcome indexFile(const std::string& path) {
+    FileOutcome outcome;
+    const DicomScanResult scan = DicomHeaderScanner::scan(path);
+    if (!scan.ok()) {
+        outcome.reason = scan.reason;
+        return outcome;
+    }
+    try {
+        outcome.identity = readIdentity(scan.header.dataSet);
+    } catch (const DicomValueError& e) {
+        outcome.reason = e.what();
+        return outcome;
+    }
+    DicomIdentity& id = outcome.identity;
+    if (id.sopClassUid == kMediaStorageDirectoryClass) {
+        outcome.skip = true;
+        return outcome;
+    }
+    for (const auto& [value, name] : {std::pair{&id.studyInstanceUid, "StudyInstanceUID"},
+                                      std::pair{&id.seriesInstanceUid, "SeriesInstanceUID"},
+                                      std::pair{&id.sopInstanceUid, "SOPInstanceUID"}}) {
+        if (value->empty()) {
+            outcome.reason = std::string("not a usable DICOM instance: ") + name + " is missing";
+            return outcome;
+        }
+    }
+    if (!id.hasPixelData && scan.header.dataSet.has(tags::Rows)) {
+        outcome.reason = "image without pixel data (Rows/Columns present, PixelData absent)";
+        return outcome;
+    }
+    outcome.ok = true;
+    return outcome;
+}
+
+/// Groups identities into the tree with hash maps: one pass, no pairwise comparisons.
+class IndexBuilder {
+public:
+    void add(const DicomIdentity& id, const std::string& path) {
+        const auto [seen, inserted] = m_instances.emplace(id.sopInstanceUid, path);
+        if (!inserted) {
+            if (seen->second != path) {
+                m_index.problems.push_back(
+                    {path, "duplicate of " + seen->second + " (same SOPInstanceUID); skipped"});
+            }
+            return;
+        }
+        SeriesEntry& series = seriesFor(id);
+        InstanceEntry instance;
+        instance.sopInstanceUid = id.sopInstanceUid;
+        instance.sopClassUid = id.sopClassUid;
+        instance.path = path;
+        instance.instanceNumber = id.instanceNumber;
+        instance.frames = id.frames;
+        instance.rows = id.rows;
+        instance.columns = id.columns;
+        series.instances.push_back(std::move(instance));
+    }
+
+    void problem(const std::string& path, const std::string& reason) {
+        m_index.problems.push_back({path, reason});
+    }
+
+    StudyIndex finish() {
+        for (auto& patient : m_index.patients) {
+            for (auto& study : patient.studies) {
+                for (auto& series : study.series) {
+                    std::sort(series.instances.begin(), series.instances.end(),
+                              [](const InstanceEntry& a, const InstanceEntry& b) {
+                                  return std::tie(a.instanceNumber, a.path) <
+                                         std::tie(b.instanceNumber, b.path);
+                              });
+                }
+                std::sort(study.series.begin(), study.series.end(),
+                          [](const SeriesEntry& a, const SeriesEntry& b) {
+                              return std::tie(a.seriesNumber, a.date, a.time, a.seriesInstanceUid) <
+                                     std::tie(b.seriesNumber, b.date, b.time, b.seriesInstanceUid);
+                          });
+            }
+            std::sort(patient.studies.begin(), patient.studies.end(),
+                      [](const StudyEntry& a, const StudyEntry& b) {
+                          return std::tie(a.date, a.time, a.studyInstanceUid) <
+                                 std::tie(b.date, b.time, b.studyInstanceUid);
+                      });
+        }
+        std::sort(m_index.patients.begin(), m_index.patients.end(),
+                  [](const PatientEntry& a, const PatientEntry& b) {
+                      return std::tie(a.name, a.patientId) < std::tie(b.name, b.patientId);
+                  });
+        std::sort(m_index.problems.begin(), m_index.problems.end(),
+                  [](const Problem& a, const Problem& b) { return a.path < b.path; });
+        return std::move(m_index);
+    }
+
+    /// Series whose description is unknown (DICOMDIR records often leave it out).
+    std::vector<SeriesEntry*> seriesWithoutDescription() {
+        std::vector<SeriesEntry*> out;
+        for (auto& patient : m_index.patients) {
+            for (auto& study : patient.studies) {
+                for (auto& series : study.series) {
+                    if (series.description.empty() && !series.instances.empty()) {
+                        out.push_back(&series);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+private:
+    SeriesEntry& seriesFor(const DicomIdentity& id) {
+        // Indices, not pointers: vectors grow. A study belongs to the patient it was first
+        // seen with.
+        auto studyIt = m_studies.find(id.studyInstanceUid);
+        if (studyIt == m_studies.end()) {
+            const std::string patientKey = id.patientId + '\x1f' + id.patientName;
+            auto patientIt = m_patients.find(patientKey);
+            if (patientIt == m_patients.end()) {
+                PatientEntry patient;
+                patient.patientId = id.patientId;
+                patient.name = id.patientName;
+                patient.birthDate = id.patientBirthDate;
+                patient.sex = id.patientSex;
+                m_index.patients.push_back(std::move(patient));
+                patientIt = m_patients.emplace(patientKey, m_index.patients.size() - 1).first;
+            }
+            PatientEntry& patient = m_index.patients[patientIt->second];
+            StudyEntry study;
+            study.studyInstanceUid = id.studyInstanceUid;
+            study.description = id.studyDescription;
+            study.date = id.studyDate;
+            study.time = id.studyTime;
+            study.accessionNumber = id.accessionNumber;
+            study.studyId = id.studyId;
+            patient.studies.push_back(std::move(study));
+            studyIt = m_studies
+                          .emplace(id.studyInstanceUid,
+                                   std::pair{patientIt->second, patient.studies.size() - 1})
+                          .first;
+        }
+        StudyEntry& study = m_index.patients[studyIt->second.first].studies[studyIt->second.second];
+        const std::string seriesKey = id.studyInstanceUid + '\x1f' + id.seriesInstanceUid;
+        auto seriesIt = m_series.find(seriesKey);
+        if (seriesIt == m_series.end()) {
+            SeriesEntry series;
+            series.seriesInstanceUid = id.seriesInstanceUid;
+            series.modality = id.modality;
+            series.description = id.seriesDescription;
+            series.bodyPart = id.bodyPart;
+            series.seriesNumber = id.seriesNumber;
+            series.date = id.seriesDate;
+            series.time = id.seriesTime;
+            study.series.push_back(std::move(series));
+            seriesIt = m_series.emplace(seriesKey, study.series.size() - 1).first;
+        }
+        return study.series[seriesIt->second];
+    }
+
+    StudyIndex m_index;
+    std::unordered_map<std::string, std::size_t> m_patients;
+    std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> m_studies;
+    std::unordered_map<std::string, std::size_t> m_series;
+    std::unordered_map<std::string, std::string> m_instances;
+};
+
+} // namespace
+
+StudyIndex StudyIndexer::index(const std::vector<std::string>& paths,
+                               ProgressSink* progress) const {
+    NullProgress noProgress;
+    ProgressSink& sink = progress != nullptr ? *progress : noProgress;
+    IndexBuilder builder;
+    std::vector<std::string> files;
+    std::vector<std::string> dicomdirs;
+    std::unordered_set<std::string> seenFiles;
+    bool cancelled = !sink.report(0.0);
+
+    // Paths are made canonical once per argument (a folder's walk yields canonical paths), so
+    // the same file given twice is read once.
+    const auto canonical = [](const fs::path& path) {
+        std::error_code error;
+        fs::path out = fs::weakly_canonical(fs::absolute(path, error), error);
+        return error || out.empty() ? path : out;
+    };
+    const auto addFile = [&](std::string path) {
+        if (seenFiles.insert(path).second) {
+            files.push_back(std::move(path));
+        }
+    };
+
+    for (const std::string& path : paths) {
+        if (cancelled) {
+            break;
+        }
+        std::error_code error;
+        const fs::file_status status = fs::status(path, error);
+        if (error || !fs::exists(status)) {
+            builder.problem(path, "no such file or folder");
+        } else if (fs::is_directory(status)) {
+            fs::recursive_directory_iterator it(
+                canonical(path), fs::directory_options::skip_permission_denied, error);
+            if (error) {
+                builder.problem(path, "cannot read folder: " + error.message());
+                continue;
+            }
+            std::size_t walked = 0;
+            for (const fs::recursive_directory_iterator end; it != end; it.increment(error)) {
+                if (error) {
+                    builder.problem(it->path().string(), "cannot read: " + error.message());
+                    error.clear();
+                    continue;
+                }
+                // Hidden files and folders (.DS_Store, .git, application sidecars) are not
+                // part of a study.
+                if (it->path().filename().string().rfind('.', 0) == 0) {
+                    if (it->is_directory(error)) {
+                        it.disable_recursion_pending();
+                    }
+                    continue;
+                }
+                // Files referenced by a DICOMDIR in a walked folder are found by the walk itself.
+                if (it->is_regular_file(error) && !isDicomdirName(it->path().string())) {
+                    addFile(it->path().string());
+                }
+                if (++walked % 4096 == 0 && !sink.report(0.0)) {
+                    cancelled = true;
+                    break;
+                }
+            }
+        } else if (isDicomdirName(path)) {
+            dicomdirs.push_back(canonical(path).string());
+        } else {
+            addFile(canonical(path).string());
+        }
+    }
+
+    // DICOMDIR: the records give identities without opening each file.
+    std::vector<SeriesEntry*> needDescription;
+    for (const std::string& dicomdir : dicomdirs) {
+        std::vector<DicomdirEntry> entries;
+        std::vector<Problem> problems;
+        readDicomdir(dicomdir, entries, problems);
+        for (auto& problem : problems) {
+            builder.problem(problem.path, problem.reason);
+        }
+        for (auto& entry : entries) {
+            if (seenFiles.insert(entry.path).second) {
+                builder.add(entry.identity, entry.path);
+            }
+        }
+    }
+
+    // Headers of plain files, on every core; outcomes land in file order.
+    std::vector<FileOutcome> outcomes(files.size());
+    std::atomic<std::size_t> next{0};
+    std::atomic<std::size_t> done{0};
+    std::atomic<bool> stop{cancelled};
+    const auto worker = [&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
+            if (i >= files.size()) {
+                return;
+            }
+            outcomes[i] = indexFile(files[i]);
+            done.fetch_add(1, std::memory_order_release);
+        }
+    };
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = unsigned(std::clamp<std::size_t>(
+        m_threads > 0 ? std::size_t(m_threads) : cores, 1, std::max<std::size_t>(1, files.size())));
+    std::vector<std::thread> helpers;
+    for (unsigned t = 1; t < threads; ++t) {
+        helpers.emplace_back(worker);
+    }
+    // The calling thread works too and is the one that reports progress.
+    while (!stop.load(std::memory_order_relaxed)) {
+        const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
+        if (i >= files.size()) {
+            break;
+        }
+        outcomes[i] = indexFile(files[i]);
+        const std::size_t finished = done.fetch_add(1, std::memory_order_acq_rel) + 1;
+        if (finished % 64 == 0 && !sink.report(double(finished) / double(files.size()))) {
+            stop = true;
+            cancelled = true;
+        }
+    }
+    for (auto& helper : helpers) {
+        helper.join();
+    }
+
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        FileOutcome& outcome = outcomes[i];
+        if (outcome.skip) {
+            continue;
+        }
+        if (outcome.ok) {
+            builder.add(outcome.identity, files[i]);
+        } else if (!outcome.reason.empty()) {
+            builder.problem(files[i], outcome.reason);
+        }
+    }
+    for (SeriesEntry* series :
+         dicomdirs.empty() ? std::vector<SeriesEntry*>{} : builder.seriesWithoutDescription()) {
+        // One header per such series fills in what DICOMDIR records left out.
+        const DicomScanResult scan = DicomHeaderScanner::scan(series->instances.front().path);
+        if (scan.ok()) {
+            series->description = toUtf8(scan.header.dataSet.text(tags::SeriesDescription),
+                                         scan.header.dataSet.text(tags::SpecificCharacterSet));
+            if (series->bodyPart.empty()) {
+                series->bodyPart = scan.header.dataSet.text(tags::BodyPartExamined);
+            }
+        }
+    }
+    StudyIndex index = builder.finish();
+    index.filesVisited = files.size() + dicomdirs.size();
+    index.cancelled = cancelled;
+    if (!cancelled) {
+        sink.report(1.0);
+    }
+    return index;
+}
+
+} // namespace radiolens

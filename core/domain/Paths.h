@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string>
+
+namespace radiolens {
+
+/// The user's Radiolens data folder: $XDG_DATA_HOME/Radiolens, else ~/.local/share/Radiolens
+/// (the same folder Qt calls AppDataLocation for this application). Not created here.
+std::string userDataFolder();
+
+/// Folder of the built-in demo study inside the user's data folder.
+std::string demoStudyFolder();
+
+/// Where a Radiolens plugin (a shared library opened at run time) is: $`environmentVariable`
+/// when set, else ../lib/`fileName` next to the running executable (build tree and install
+/// layout), else the executable's own folder. Returns the first candidate that exists, or the
+/// ../lib path when none does.
+std::string findPlugin(const std::string& fileName, const char* environmentVariable);
+
+} // namespace radiolens

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace radiolens {
+
+/// A file that could not be used, and why, in words a user can act on.
+struct Problem {
+    std::string path;
+    std::string reason;
+};
+
+/// One DICOM instance (a file) as the index knows it: enough to show it in the tree and to find
+/// its file again. Pixel data are not read while indexing.
+struct InstanceEntry {
+    std::string sopInstanceUid;
+    std::string sopClassUid;
+    std::string path;       ///< absolute path of the file
+    int instanceNumber = 0; ///< 0 when absent
+    int frames = 1;         ///< NumberOfFrames
+    int rows = 0;
+    int columns = 0;
+};
+
+struct SeriesEntry {
+    std::string seriesInstanceUid;
+    std::string modality;
+    std::string description;
+    std::string bodyPart;
+    int seriesNumber = 0;
+    std::string date;                     ///< SeriesDate, YYYYMMDD, may be empty
+    std::string time;                     ///< SeriesTime, HHMMSS.frac, may be empty
+    std::vector<InstanceEntry> instances; ///< sorted by instance number, then path
+
+    std::vector<std::string> paths() const;
+};
+
+struct StudyEntry {
+    std::string studyInstanceUid;
+    std::string description;
+    std::string date; ///< StudyDate, YYYYMMDD
+    std::string time;
+    std::string accessionNumber;
+    std::string studyId;
+    std::vector<SeriesEntry> series; ///< sorted by series number, then date/time, then UID
+};
+
+struct PatientEntry {
+    std::string patientId;
+    std::string name; ///< DICOM person name, components separated by '^'
+    std::string birthDate;
+    std::string sex;
+    std::vector<StudyEntry> studies; ///< sorted by date, then UID
+};
+
+/// Patient -> Study -> Series -> Instance tree of what was found, plus every file that could
+/// not be used. A value type: cheap to move, safe to hand to another thread.
+struct StudyIndex {
+    std::vector<PatientEntry> patients;
+    std::vector<Problem> problems;
+    std::size_t filesVisited = 0;
+    bool cancelled = false;
+
+    std::size_t seriesCount() const;
+    std::size_t instanceCount() const;
+    /// The series with this UID, or nullptr.
+    const SeriesEntry* findSeries(const std::string& seriesInstanceUid) const;
+    /// All series, in tree order.
+    std::vector<const SeriesEntry*> allSeries() const;
+};
+
+} // namespace radiolens

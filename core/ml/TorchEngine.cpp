@@ -1,0 +1,65 @@
+// The only place LibTorch is used so far. Built into libradiolens_ml.so, opened by MlRuntime.
+
+#include "core/ml/MlEngine.h"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+namespace radiolens {
+
+namespace {
+
+class TorchEngine final : public MlEngine {
+public:
+    explicit TorchEngine(const MlEngineConfig& config) {
+        // LibTorch 1.13 on these machines reports one core and defaults to one thread.
+        m_threads = std::max(1, config.threads);
+        torch::set_num_threads(m_threads);
+    }
+
+    std::string backendName() const override {
+        return std::string("LibTorch ") + TORCH_VERSION + " (CPU)";
+    }
+
+    int threads() const override { return torch::get_num_threads(); }
+
+    std::string buildConfiguration() const override { return torch::show_config(); }
+
+    double matmulGflops(int n, int repeats) override {
+        torch::NoGradGuard noGrad;
+        const auto a = torch::rand({n, n});
+        const auto b = torch::rand({n, n});
+        auto c = torch::mm(a, b); // warm-up
+        const auto start = std::chrono::steady_clock::now();
+        for (int r = 0; r < repeats; ++r) {
+            c = torch::mm(a, b);
+        }
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return 2.0 * double(n) * double(n) * double(n) * double(repeats) / seconds / 1e9;
+    }
+
+private:
+    int m_threads = 1;
+};
+
+} // namespace
+
+} // namespace radiolens
+
+extern "C" radiolens::MlEngine* radiolens_create_ml_engine(const radiolens::MlEngineConfig* config,
+                                                           char* error, int errorSize) {
+    try {
+        return new radiolens::TorchEngine(config ? *config : radiolens::MlEngineConfig{});
+    } catch (const std::exception& e) {
+        if (error != nullptr && errorSize > 0) {
+            std::snprintf(error, std::size_t(errorSize), "%s", e.what());
+        }
+        return nullptr;
+    }
+}

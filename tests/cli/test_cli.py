@@ -1,0 +1,251 @@
+"""radiolens-cli as scripts use it: command names, --help, exit codes, one-line reasons, JSON
+shapes, the files it writes, and that DICOM commands never load LibTorch.
+
+Environment (set by CTest): RADIOLENS_CLI, RADIOLENS_DATA_DIR.
+"""
+import json
+import os
+import pathlib
+import shutil
+import struct
+import subprocess
+import tempfile
+import unittest
+
+CLI = os.environ.get('RADIOLENS_CLI', '')
+DATA = pathlib.Path(os.environ.get('RADIOLENS_DATA_DIR', '/nonexistent'))
+CT = DATA / 'dicom' / 'ct-phantom-philips-140'
+TILTED = DATA / 'dicom' / 'ct-head-ge-tilted'
+
+
+def run(*args, env=None, check=None):
+    result = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, env=env,
+                            timeout=120)
+    if check is not None:
+        assert result.returncode == check, (args, result.returncode, result.stdout, result.stderr)
+    return result
+
+
+def read_mha_header(path):
+    header = {}
+    with open(path, 'rb') as f:
+        for raw in f:
+            key, _, value = raw.decode().partition(' = ')
+            header[key.strip()] = value.strip()
+            if key.strip() == 'ElementDataFile':
+                break
+    return header
+
+
+class DemoStudyMixin:
+    """One demo study per test class, written by the CLI itself into a temporary folder."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.demo = pathlib.Path(cls.tmp.name) / 'demo'
+        result = run('demo', '--out', cls.demo, check=0)
+        assert result.stdout.strip() == str(cls.demo), result.stdout
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+
+class CommandsAndExitCodes(unittest.TestCase):
+    def test_cli_exists(self):
+        self.assertTrue(CLI and os.access(CLI, os.X_OK), f'RADIOLENS_CLI not executable: {CLI!r}')
+
+    def test_every_command_has_help(self):
+        for command in ('index', 'info', 'convert', 'demo', 'engine'):
+            with self.subTest(command=command):
+                result = run(command, '--help', check=0)
+                self.assertIn(f'usage: radiolens-cli {command}', result.stdout)
+                self.assertEqual(result.stderr, '')
+        top = run('--help', check=0)
+        for command in ('index', 'info', 'convert', 'demo', 'engine'):
+            self.assertIn(command, top.stdout)
+
+    def test_usage_errors_exit_2_with_one_line(self):
+        for args in (['frobnicate'], ['info'], ['info', '--bogus', 'x'], ['convert', 'a'],
+                     ['index', '--threads', '0', '.']):
+            with self.subTest(args=args):
+                result = run(*args, check=2)
+                self.assertEqual(result.stderr.count('\n'), 1, result.stderr)
+                self.assertTrue(result.stderr.startswith('radiolens-cli: '), result.stderr)
+
+    def test_failures_exit_1_with_one_line_reason(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            junk = pathlib.Path(tmp) / 'notes.txt'
+            junk.write_text('not an image')
+            cases = [
+                (['info', '/nonexistent/study'], 'no DICOM series'),
+                (['info', junk], 'not a DICOM file'),
+                (['convert', junk, pathlib.Path(tmp) / 'out.mha'], 'not a DICOM file'),
+            ]
+            for args, needle in cases:
+                with self.subTest(args=args):
+                    result = run(*args, check=1)
+                    self.assertEqual(result.stderr.count('\n'), 1, result.stderr)
+                    self.assertIn(needle, result.stderr)
+                    self.assertEqual(result.stdout, '')
+
+
+class IndexCommand(DemoStudyMixin, unittest.TestCase):
+    def test_json_shape_is_the_documented_one(self):
+        result = run('index', self.demo, '--json', check=0)
+        tree = json.loads(result.stdout)
+        self.assertEqual(set(tree) >= {'patients', 'problems'}, True)
+        self.assertEqual(len(tree['patients']), 1)
+        patient = tree['patients'][0]
+        for key in ('patientId', 'name', 'studies'):
+            self.assertIn(key, patient)
+        self.assertEqual(patient['patientId'], 'RADIOLENS-DEMO')
+        study = patient['studies'][0]
+        for key in ('studyInstanceUid', 'description', 'series'):
+            self.assertIn(key, study)
+        modalities = {s['modality']: s for s in study['series']}
+        self.assertEqual(set(modalities), {'CT', 'DX'})
+        for series in study['series']:
+            for key in ('seriesInstanceUid', 'modality', 'description', 'instances'):
+                self.assertIn(key, series)
+        self.assertGreaterEqual(modalities['CT']['instances'], 128)
+        self.assertEqual(modalities['DX']['instances'], 1)
+        self.assertEqual(tree['problems'], [])
+
+    def test_bad_files_become_problems_and_the_rest_is_indexed(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = pathlib.Path(tmp)
+            shutil.copytree(self.demo / 'DX', folder / 'DX')
+            (folder / 'empty.dcm').write_bytes(b'')
+            (folder / 'readme.txt').write_text('hello')
+            good = next((folder / 'DX').iterdir())
+            (folder / 'cut.dcm').write_bytes(good.read_bytes()[:2000])
+            tree = json.loads(run('index', folder, '--json', check=0).stdout)
+            self.assertEqual(tree['patients'][0]['studies'][0]['series'][0]['instances'], 1)
+            reasons = {pathlib.Path(p['path']).name: p['reason'] for p in tree['problems']}
+            self.assertEqual(set(reasons), {'empty.dcm', 'readme.txt', 'cut.dcm'})
+            self.assertIn('empty', reasons['empty.dcm'])
+            self.assertIn('not a DICOM file', reasons['readme.txt'])
+            self.assertIn('truncated', reasons['cut.dcm'])
+
+    def test_text_output_lists_tree(self):
+        result = run('index', self.demo, check=0)
+        self.assertIn('Patient Demo^Phantom', result.stdout)
+        self.assertIn('CT  Head phantom CT', result.stdout)
+
+
+class InfoAndConvert(DemoStudyMixin, unittest.TestCase):
+    def ct_series(self):
+        tree = json.loads(run('index', self.demo, '--json', check=0).stdout)
+        series = tree['patients'][0]['studies'][0]['series']
+        return next(s['seriesInstanceUid'] for s in series if s['modality'] == 'CT')
+
+    def test_info_needs_series_when_there_are_several(self):
+        result = run('info', self.demo, check=1)
+        self.assertIn('holds 2 series', result.stderr)
+        self.assertIn('--series', result.stderr)
+
+    def test_info_json_of_demo_ct(self):
+        info = json.loads(run('info', self.demo, '--series', self.ct_series(), '--json',
+                              check=0).stdout)
+        self.assertEqual(info['modality'], 'CT')
+        self.assertEqual(info['units'], 'HU')
+        self.assertEqual(info['pixelType'], 'int16')
+        self.assertGreaterEqual(info['size'][0], 256)
+        self.assertGreaterEqual(info['size'][2], 128)
+        self.assertLessEqual(info['min'], -990)    # air
+        self.assertGreaterEqual(info['max'], 900)  # skull
+        self.assertEqual(info['direction'], [1, 0, 0, 0, 1, 0, 0, 0, 1])
+        self.assertFalse(info['geometry']['tilted'])
+        self.assertEqual(len(info['slicePositions']), info['size'][2])
+
+    def test_radiograph_is_2d_and_monochrome1(self):
+        dx = next((self.demo / 'DX').iterdir())
+        info = json.loads(run('info', dx, '--json', check=0).stdout)
+        self.assertEqual(info['size'][2], 1)
+        self.assertEqual(info['photometric'], 'MONOCHROME1')
+        self.assertEqual(info['modality'], 'DX')
+
+    def test_convert_writes_geometry_and_values(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = pathlib.Path(tmp) / 'ct.mha'
+            run('convert', self.demo, out, '--series', self.ct_series(), check=0)
+            info = json.loads(run('info', self.demo, '--series', self.ct_series(), '--json',
+                                  check=0).stdout)
+            header = read_mha_header(out)
+            self.assertEqual(header['DimSize'].split(), [str(n) for n in info['size']])
+            self.assertEqual(header['ElementType'], 'MET_SHORT')
+            offset = [float(v) for v in header['Offset'].split()]
+            for a, b in zip(offset, info['origin']):
+                self.assertAlmostEqual(a, b, places=4)
+            for fmt in ('nrrd', 'nii.gz'):
+                path = pathlib.Path(tmp) / f'ct.{fmt}'
+                run('convert', self.demo, path, '--series', self.ct_series(), check=0)
+                self.assertGreater(path.stat().st_size, 1000)
+            bad = run('convert', self.demo, pathlib.Path(tmp) / 'ct.png', '--series',
+                      self.ct_series(), check=2)
+            self.assertIn('.mha', bad.stderr)
+
+
+@unittest.skipUnless(TILTED.is_dir(), f'shared data not found at {TILTED}')
+class TiltedSeries(unittest.TestCase):
+    def test_info_reports_tilt_gaps_and_positions(self):
+        info = json.loads(run('info', TILTED, '--json', check=0).stdout)
+        geometry = info['geometry']
+        self.assertTrue(geometry['tilted'])
+        self.assertAlmostEqual(geometry['tiltDegrees'], 18.5, delta=0.05)
+        self.assertTrue(geometry['irregular'])
+        self.assertAlmostEqual(min(geometry['steps']), 1.14, delta=0.01)
+        self.assertAlmostEqual(max(geometry['steps']), 7.38, delta=0.01)
+        self.assertTrue(any('tilt' in w for w in info['warnings']))
+        text = run('info', TILTED, check=0).stdout
+        self.assertIn('TILTED', text)
+        self.assertIn('IRREGULAR', text)
+
+    def test_convert_resamples_onto_a_regular_grid(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = pathlib.Path(tmp) / 'tilted.nrrd'
+            result = run('convert', TILTED, out, check=0)
+            self.assertIn('resampled', result.stdout)
+            raw = pathlib.Path(tmp) / 'raw.nrrd'
+            result = run('convert', TILTED, raw, '--no-resample', check=0)
+            self.assertNotIn('resampled', result.stdout)
+            self.assertIn('tilt', result.stderr)
+
+
+class LibTorchStaysOut(DemoStudyMixin, unittest.TestCase):
+    """A process that links LibTorch spends ~0.8 s and 170 MiB before main(): DICOM commands
+    must never load it. The dynamic loader's own log (LD_DEBUG=files) tells what was loaded."""
+
+    def loaded_libraries(self, *args):
+        env = dict(os.environ, LD_DEBUG='files')
+        result = run(*args, env=env)
+        return result, [line for line in result.stderr.splitlines() if 'file=' in line]
+
+    def test_dicom_commands_do_not_load_libtorch(self):
+        dx = next((self.demo / 'DX').iterdir())
+        with tempfile.TemporaryDirectory() as tmp:
+            for args in (['info', dx], ['index', self.demo], ['convert', dx, f'{tmp}/dx.mha']):
+                with self.subTest(args=args):
+                    result, loaded = self.loaded_libraries(*args)
+                    self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+                    self.assertTrue(loaded, 'LD_DEBUG printed nothing: the check would be blind')
+                    torch = [line for line in loaded if 'libtorch' in line]
+                    self.assertEqual(torch, [])
+
+    def test_the_check_sees_libtorch_when_a_command_needs_it(self):
+        result, loaded = self.loaded_libraries('engine')
+        if result.returncode != 0 and 'cannot load the ML plugin' in result.stderr:
+            self.skipTest('ML plugin not built (RADIOLENS_BUILD_ML=OFF)')
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        self.assertTrue(any('libtorch' in line for line in loaded))
+
+    def test_executable_does_not_link_libtorch(self):
+        ldd = subprocess.run(['ldd', CLI], capture_output=True, text=True, check=True).stdout
+        self.assertNotIn('libtorch', ldd)
+        self.assertNotIn('libQt6', ldd)
+
+
+if __name__ == '__main__':
+    unittest.main()
