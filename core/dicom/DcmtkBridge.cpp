@@ -3,6 +3,7 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcdict.h"
+#include "dcmtk/dcmdata/dcobject.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcdatset.h"
@@ -130,6 +131,8 @@ void initialiseDcmtk() {
                       "DCMDICTPATH to its dicom.dic";
             return;
         }
+        // Files that say explicit VR but are implicit (and the reverse) are read as they are.
+        dcmAutoDetectDatasetXfer.set(OFTrue);
         DJDecoderRegistration::registerCodecs();
         DJLSDecoderRegistration::registerCodecs();
         DcmRLEDecoderRegistration::registerCodecs();

@@ -259,7 +259,19 @@ private:
                 return;
             }
             if (top && m_pos + 8 > m_window.size()) {
-                // A few trailing bytes after the last element (padding); nothing to read.
+                // A few trailing zero bytes after the last element are padding; anything else
+                // is the start of an element the file lost.
+                const std::size_t rest = std::size_t(m_window.size() - m_pos);
+                const char* tail = m_window.at(m_pos, rest, "trailing bytes");
+                for (std::size_t i = 0; i < rest; ++i) {
+                    if (tail[i] != 0) {
+                        throw ScanFailure{DicomScanResult::Status::Broken,
+                                          "truncated file: an element header at byte " +
+                                              hexOffset(m_pos) + " is cut off after " +
+                                              std::to_string(rest) + " bytes"};
+                    }
+                }
+                m_pos = m_window.size();
                 return;
             }
             const char* p = m_window.at(m_pos, 8, "element header");

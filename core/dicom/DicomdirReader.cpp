@@ -1,14 +1,19 @@
 #include "core/dicom/DicomdirReader.h"
 
 #include "core/dicom/DcmtkBridge.h"
+#include "core/dicom/DicomHeaderScanner.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdicdir.h"
 #include "dcmtk/dcmdata/dcdirrec.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <set>
 
 namespace fs = std::filesystem;
 
@@ -58,10 +63,28 @@ bool resolveFile(const fs::path& root, const std::vector<std::string>& component
     return fs::is_regular_file(current, error);
 }
 
-DicomDataSet recordData(DcmDirectoryRecord& record) {
+DicomDataSet recordData(DcmItem& record) {
     DicomDataSet data;
     copyDcmtkItem(record, data);
     return data;
+}
+
+std::vector<std::string> fileIdComponents(const std::string& fileId) {
+    std::vector<std::string> components;
+    std::size_t start = 0;
+    while (true) {
+        const auto slash = fileId.find('\\', start);
+        components.push_back(fileId.substr(start, slash - start));
+        if (slash == std::string::npos) {
+            return components;
+        }
+        start = slash + 1;
+    }
+}
+
+bool complete(const DicomIdentity& id) {
+    return !id.studyInstanceUid.empty() && !id.seriesInstanceUid.empty() &&
+           !id.sopInstanceUid.empty();
 }
 
 } // namespace
@@ -78,6 +101,15 @@ void readDicomdir(const std::string& path, std::vector<DicomdirEntry>& entries,
         problems.push_back({path, e.what()});
         return;
     }
+    {
+        // DcmDicomDir builds an empty directory from a file it cannot read; check first.
+        DcmFileFormat file;
+        const OFCondition status = file.loadFile(path.c_str());
+        if (status.bad()) {
+            problems.push_back({path, std::string("cannot read DICOMDIR: ") + status.text()});
+            return;
+        }
+    }
     DcmDicomDir dir(path.c_str());
     if (dir.error().bad()) {
         problems.push_back({path, std::string("cannot read DICOMDIR: ") + dir.error().text()});
@@ -85,6 +117,8 @@ void readDicomdir(const std::string& path, std::vector<DicomdirEntry>& entries,
     }
     const fs::path root = fs::absolute(fs::path(path)).parent_path();
     DcmDirectoryRecord& top = dir.getRootRecord();
+    std::set<std::string> linked;  ///< ReferencedFileIDs reached through the hierarchy
+    std::set<std::string> missing; ///< ReferencedFileIDs whose file is absent
 
     // Walk the hierarchy by its links; levels that a DICOMDIR leaves out (no PATIENT record)
     // simply contribute nothing.
@@ -110,19 +144,10 @@ void readDicomdir(const std::string& path, std::vector<DicomdirEntry>& entries,
         }
         const std::string fileId = data.text(kReferencedFileID);
         if (!fileId.empty()) {
-            std::vector<std::string> components;
-            std::size_t start = 0;
-            while (true) {
-                const auto slash = fileId.find('\\', start);
-                components.push_back(fileId.substr(start, slash - start));
-                if (slash == std::string::npos) {
-                    break;
-                }
-                start = slash + 1;
-            }
             fs::path file;
-            if (!resolveFile(root, components, file)) {
+            if (!resolveFile(root, fileIdComponents(fileId), file)) {
                 problems.push_back({file.string(), "listed in DICOMDIR " + path + " but missing"});
+                missing.insert(fileId);
             } else {
                 DicomdirEntry entry;
                 entry.path = file.string();
@@ -146,7 +171,10 @@ void readDicomdir(const std::string& path, std::vector<DicomdirEntry>& entries,
                 out.modality = level.series.modality;
                 out.sopInstanceUid = data.text(kReferencedSOPInstanceUIDInFile);
                 out.sopClassUid = data.text(kReferencedSOPClassUIDInFile);
-                entries.push_back(std::move(entry));
+                if (complete(out)) {
+                    linked.insert(fileId);
+                    entries.push_back(std::move(entry));
+                }
             }
         }
         for (unsigned long i = 0; i < record.cardSub(); ++i) {
@@ -159,6 +187,52 @@ void readDicomdir(const std::string& path, std::vector<DicomdirEntry>& entries,
         if (DcmDirectoryRecord* child = top.getSub(i)) {
             visit(visit, *child, Level{});
         }
+    }
+
+    // Records the hierarchy did not reach, or reached without a study, series or instance UID
+    // (damaged record types or links): their files are read directly, and the damage reported.
+    std::size_t unlinked = 0;
+    DcmSequenceOfItems* records = nullptr;
+    if (dir.getDirFileFormat()
+            .getDataset()
+            ->findAndGetSequence(DCM_DirectoryRecordSequence, records)
+            .good() &&
+        records != nullptr) {
+        for (unsigned long i = 0; i < records->card(); ++i) {
+            const std::string fileId = recordData(*records->getItem(i)).text(kReferencedFileID);
+            if (fileId.empty() || linked.count(fileId) != 0 || missing.count(fileId) != 0) {
+                continue;
+            }
+            linked.insert(fileId);
+            fs::path file;
+            if (!resolveFile(root, fileIdComponents(fileId), file)) {
+                problems.push_back({file.string(), "listed in DICOMDIR " + path + " but missing"});
+                continue;
+            }
+            ++unlinked;
+            const DicomScanResult scan = DicomHeaderScanner::scan(file.string());
+            if (!scan.ok()) {
+                problems.push_back({file.string(), scan.reason});
+                continue;
+            }
+            try {
+                DicomdirEntry entry{readIdentity(scan.header.dataSet), file.string()};
+                if (complete(entry.identity)) {
+                    entries.push_back(std::move(entry));
+                } else {
+                    problems.push_back(
+                        {file.string(), "not a usable DICOM instance: UIDs missing"});
+                }
+            } catch (const DicomValueError& e) {
+                problems.push_back({file.string(), e.what()});
+            }
+        }
+    }
+    if (unlinked > 0) {
+        problems.push_back({path, std::to_string(unlinked) +
+                                      " records are not linked into the patient / study / "
+                                      "series hierarchy (damaged record types or offsets); "
+                                      "their files were read directly"});
     }
 }
 

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <utility>
 #include <mutex>
 #include <vector>
 
@@ -169,15 +171,42 @@ struct FrameDecoder::Impl {
             throw DicomValueError(image.path + ": no pixel data");
         }
         auto* pixelData = static_cast<DcmPixelData*>(element);
+        const bool bigEndian = image.transferSyntax == syntax::ExplicitBig;
         if (image.pixels.bitsAllocated == 1) {
-            throw DicomValueError(image.path + ": 1-bit pixel data in " +
-                                  transferSyntaxName(image.transferSyntax) + " is not supported");
+            if (image.encapsulated) {
+                throw DicomValueError(image.path + ": 1-bit pixel data in " +
+                                      transferSyntaxName(image.transferSyntax) +
+                                      " is not supported");
+            }
+            // Packed bits are a byte stream; DCMTK hands OW values back in host order, so a
+            // big-endian OW element has its byte pairs swapped back first.
+            Uint8* bytes = nullptr;
+            if (element->getUint8Array(bytes).bad() || bytes == nullptr) {
+                Uint16* words = nullptr;
+                if (element->getUint16Array(words).bad() || words == nullptr) {
+                    throw DicomValueError(image.path + ": 1-bit pixel data could not be read");
+                }
+                bytes = reinterpret_cast<Uint8*>(words);
+            }
+            std::vector<unsigned char> packed(bytes, bytes + element->getLength());
+            if (bigEndian && element->getTag().getEVR() == EVR_OW) {
+                for (std::size_t i = 0; i + 1 < packed.size(); i += 2) {
+                    std::swap(packed[i], packed[i + 1]);
+                }
+            }
+            unpackBits(packed.data(),
+                       std::size_t(image.pixels.rows) * std::size_t(image.pixels.columns), frame,
+                       static_cast<unsigned char*>(out));
+            return {false, image.pixels.photometric};
         }
         Uint32 fragment = frame == nextFrame ? nextFragment : 0;
         OFString colourModel;
         const std::size_t bytes = image.pixels.frameBytes();
-        const OFCondition status = pixelData->getUncompressedFrame(
-            dataset, Uint32(frame), fragment, out, Uint32(bytes), colourModel, &cache);
+        // DCMTK wants an even buffer size (it may swap 16-bit words); callers allocate one
+        // spare byte.
+        const OFCondition status =
+            pixelData->getUncompressedFrame(dataset, Uint32(frame), fragment, out,
+                                            Uint32(bytes + (bytes & 1)), colourModel, &cache);
         if (status.bad()) {
             dcmtkFile.reset();
             throw DicomValueError(
@@ -186,6 +215,15 @@ struct FrameDecoder::Impl {
         }
         nextFragment = fragment;
         nextFrame = frame + 1;
+        if (bigEndian && !image.encapsulated && image.pixels.bitsAllocated == 32 &&
+            image.pixelDataTag == tags::PixelData) {
+            // DCMTK swaps OW pixel data in 16-bit words; 32-bit samples also need their two
+            // halves exchanged to be little endian.
+            auto* words = static_cast<std::uint16_t*>(out);
+            for (std::size_t i = 0; i + 1 < bytes / 2; i += 2) {
+                std::swap(words[i], words[i + 1]);
+            }
+        }
         DecodedFrameLayout layout;
         layout.colourModel = colourModel.empty() ? image.pixels.photometric : colourModel.c_str();
         // Codecs report the layout they produced through the data set's PlanarConfiguration.

@@ -30,7 +30,8 @@ public:
     /// images, which are unpacked to one byte per pixel.
     static std::size_t decodedFrameBytes(const DicomImage& image);
 
-    /// Writes frame `frame` (0-based) of `image` to `out` (decodedFrameBytes(image) bytes).
+    /// Writes frame `frame` (0-based) of `image` to `out`, which must hold
+    /// decodedFrameBytes(image) + 1 bytes (codecs write in even sizes).
     /// Throws DicomValueError naming the file and the reason (unsupported transfer syntax,
     /// corrupt compressed data, file changed since its header was read).
     DecodedFrameLayout decode(const DicomImage& image, int frame, void* out);

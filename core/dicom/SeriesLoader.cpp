@@ -598,8 +598,8 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
                 const FrameRef& ref = ordered[k];
                 const DicomImage& image = *images[ref.image];
                 try {
-                    if (scratch.size() < FrameDecoder::decodedFrameBytes(image)) {
-                        scratch.resize(FrameDecoder::decodedFrameBytes(image));
+                    if (scratch.size() < FrameDecoder::decodedFrameBytes(image) + 1) {
+                        scratch.resize(FrameDecoder::decodedFrameBytes(image) + 1);
                     }
                     const DecodedFrameLayout layout =
                         decoder.decode(image, ref.frame, scratch.data());

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <filesystem>
 #include <thread>
 #include <tuple>
@@ -200,6 +201,7 @@ StudyIndex StudyIndexer::index(const std::vector<std::string>& paths,
     std::vector<std::string> files;
     std::vector<std::string> dicomdirs;
     std::unordered_set<std::string> seenFiles;
+    std::unordered_set<std::string> explicitFiles; ///< files named by the caller, not walked
     bool cancelled = !sink.report(0.0);
 
     // Paths are made canonical once per argument (a folder's walk yields canonical paths), so
@@ -257,12 +259,69 @@ StudyIndex StudyIndexer::index(const std::vector<std::string>& paths,
         } else if (isDicomdirName(path)) {
             dicomdirs.push_back(canonical(path).string());
         } else {
-            addFile(canonical(path).string());
+            const std::string file = canonical(path).string();
+            explicitFiles.insert(file);
+            addFile(file);
         }
     }
 
+    // Headers of plain files, on every core; outcomes land in file order. Whichever thread
+    // finishes every 64th file reports progress (one report at a time), so a cancel stops the
+    // work within a few files whatever the scheduling.
+    std::vector<FileOutcome> outcomes(files.size());
+    std::atomic<std::size_t> next{0};
+    std::atomic<std::size_t> done{0};
+    std::atomic<bool> stop{cancelled};
+    std::mutex reportMutex;
+    const auto worker = [&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
+            if (i >= files.size()) {
+                return;
+            }
+            outcomes[i] = indexFile(files[i]);
+            const std::size_t finished = done.fetch_add(1, std::memory_order_acq_rel) + 1;
+            if (finished % 64 == 0 && finished < files.size()) {
+                std::lock_guard<std::mutex> lock(reportMutex);
+                if (!stop && !sink.report(double(finished) / double(files.size()))) {
+                    stop = true;
+                }
+            }
+        }
+    };
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = unsigned(std::clamp<std::size_t>(
+        m_threads > 0 ? std::size_t(m_threads) : cores, 1, std::max<std::size_t>(1, files.size())));
+    std::vector<std::thread> helpers;
+    for (unsigned t = 1; t < threads; ++t) {
+        helpers.emplace_back(worker);
+    }
+    worker();
+    for (auto& helper : helpers) {
+        helper.join();
+    }
+    cancelled = stop.load();
+
+    std::size_t detectedDicomdirs = 0;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        FileOutcome& outcome = outcomes[i];
+        if (outcome.skip) {
+            // A media directory given by name (whatever its file name) is read as one; found
+            // while walking a folder, its files are indexed by the walk itself.
+            if (explicitFiles.count(files[i]) != 0) {
+                dicomdirs.push_back(files[i]);
+                ++detectedDicomdirs;
+            }
+            continue;
+        }
+        if (outcome.ok) {
+            builder.add(outcome.identity, files[i]);
+        } else if (!outcome.reason.empty()) {
+            builder.problem(files[i], outcome.reason);
+        }
+    }
+    const std::size_t namedDicomdirs = dicomdirs.size() - detectedDicomdirs;
     // DICOMDIR: the records give identities without opening each file.
-    std::vector<SeriesEntry*> needDescription;
     for (const std::string& dicomdir : dicomdirs) {
         std::vector<DicomdirEntry> entries;
         std::vector<Problem> problems;
@@ -274,57 +333,6 @@ StudyIndex StudyIndexer::index(const std::vector<std::string>& paths,
             if (seenFiles.insert(entry.path).second) {
                 builder.add(entry.identity, entry.path);
             }
-        }
-    }
-
-    // Headers of plain files, on every core; outcomes land in file order.
-    std::vector<FileOutcome> outcomes(files.size());
-    std::atomic<std::size_t> next{0};
-    std::atomic<std::size_t> done{0};
-    std::atomic<bool> stop{cancelled};
-    const auto worker = [&] {
-        while (!stop.load(std::memory_order_relaxed)) {
-            const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
-            if (i >= files.size()) {
-                return;
-            }
-            outcomes[i] = indexFile(files[i]);
-            done.fetch_add(1, std::memory_order_release);
-        }
-    };
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    const unsigned threads = unsigned(std::clamp<std::size_t>(
-        m_threads > 0 ? std::size_t(m_threads) : cores, 1, std::max<std::size_t>(1, files.size())));
-    std::vector<std::thread> helpers;
-    for (unsigned t = 1; t < threads; ++t) {
-        helpers.emplace_back(worker);
-    }
-    // The calling thread works too and is the one that reports progress.
-    while (!stop.load(std::memory_order_relaxed)) {
-        const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
-        if (i >= files.size()) {
-            break;
-        }
-        outcomes[i] = indexFile(files[i]);
-        const std::size_t finished = done.fetch_add(1, std::memory_order_acq_rel) + 1;
-        if (finished % 64 == 0 && !sink.report(double(finished) / double(files.size()))) {
-            stop = true;
-            cancelled = true;
-        }
-    }
-    for (auto& helper : helpers) {
-        helper.join();
-    }
-
-    for (std::size_t i = 0; i < files.size(); ++i) {
-        FileOutcome& outcome = outcomes[i];
-        if (outcome.skip) {
-            continue;
-        }
-        if (outcome.ok) {
-            builder.add(outcome.identity, files[i]);
-        } else if (!outcome.reason.empty()) {
-            builder.problem(files[i], outcome.reason);
         }
     }
     for (SeriesEntry* series :
@@ -340,7 +348,7 @@ StudyIndex StudyIndexer::index(const std::vector<std::string>& paths,
         }
     }
     StudyIndex index = builder.finish();
-    index.filesVisited = files.size() + dicomdirs.size();
+    index.filesVisited = files.size() + namedDicomdirs;
     index.cancelled = cancelled;
     if (!cancelled) {
         sink.report(1.0);

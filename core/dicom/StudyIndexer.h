@@ -16,8 +16,8 @@ namespace radiolens {
 /// file is missing, become problems; they never stop the rest. Duplicate instances (same
 /// SOPInstanceUID) are kept once and reported.
 ///
-/// index() may be called from any thread; progress is reported on the calling thread and can
-/// cancel (the partial index is returned with `cancelled` set).
+/// index() may be called from any thread. Progress is reported from the threads doing the work,
+/// one report at a time, and can cancel: the partial index is returned with `cancelled` set.
 class StudyIndexer {
 public:
     /// `threads` 0 uses every core.

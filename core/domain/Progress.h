@@ -4,9 +4,9 @@ namespace radiolens {
 
 /// Receives the progress of a long job and can cancel it.
 ///
-/// `report` is called from the thread that runs the job (never concurrently for one job) with
-/// the fraction done in [0, 1]; returning false asks the job to stop as soon as it can. A Qt
-/// adapter lives in ui/.
+/// `report` is called from one of the threads that run the job, never concurrently for one job,
+/// with the fraction done in [0, 1]; returning false asks the job to stop as soon as it can.
+/// Implementations must not assume a particular thread (the Qt adapter posts to the GUI).
 class ProgressSink {
 public:
     virtual ~ProgressSink() = default;

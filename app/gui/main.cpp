@@ -1,0 +1,79 @@
+// radiolens: the Qt GUI. `radiolens [--demo] [PATH...]` opens the window at once; indexing,
+// loading and the ML engine (LibTorch, opened as a plugin) all start in the background.
+
+#include "ui/MainWindow.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QPixmap>
+#include <QScreen>
+#include <QTimer>
+#include <QWindow>
+
+#include <clocale>
+#include <cstdio>
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("Radiolens"));
+    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+    // DICOM decimal strings are parsed with the C locale (Qt sets the user's locale above).
+    std::setlocale(LC_NUMERIC, "C");
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Radiolens diagnostic imaging workstation"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    QCommandLineOption demo(QStringLiteral("demo"),
+                            QStringLiteral("Open the built-in demo study (written once into the "
+                                           "user's data folder)."));
+    QCommandLineOption screenshot(
+        QStringLiteral("screenshot"),
+        QStringLiteral("When the first series is shown, save the window as PNG to <file> and quit "
+                       "(exit code 1 if nothing could be shown)."),
+        QStringLiteral("file"));
+    parser.addOption(demo);
+    parser.addOption(screenshot);
+    parser.addPositionalArgument(QStringLiteral("paths"),
+                                 QStringLiteral("DICOM files, folders or DICOMDIR files to open."),
+                                 QStringLiteral("[PATH...]"));
+    parser.process(app);
+
+    radiolens::MainWindow window;
+    window.show();
+
+    if (parser.isSet(screenshot)) {
+        const QString file = parser.value(screenshot);
+        QObject::connect(&window, &radiolens::MainWindow::seriesLoaded, &window, [&window, file] {
+            // Let the final slice paint, then grab what the window system shows.
+            QTimer::singleShot(500, &window, [&window, file] {
+                const QPixmap shot = window.screen()->grabWindow(window.winId());
+                const bool saved = !shot.isNull() && shot.save(file, "PNG");
+                if (!saved) {
+                    std::fprintf(stderr, "radiolens: could not save the screenshot to %s\n",
+                                 qPrintable(file));
+                }
+                QApplication::exit(saved ? 0 : 1);
+            });
+        });
+        QObject::connect(&window, &radiolens::MainWindow::seriesFailed, &window,
+                         [](const QString&, const QString& reason) {
+                             std::fprintf(stderr, "radiolens: %s\n", qPrintable(reason));
+                             QApplication::exit(1);
+                         });
+        QTimer::singleShot(120000, &window, [] {
+            std::fprintf(stderr, "radiolens: nothing was shown within 120 s\n");
+            QApplication::exit(2);
+        });
+    }
+
+    if (parser.isSet(demo)) {
+        window.openDemoStudy();
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        window.openPaths(parser.positionalArguments());
+    }
+    // The ML engine loads after the window is up, off the GUI thread.
+    QTimer::singleShot(0, &window, &radiolens::MainWindow::preloadMlEngine);
+    return app.exec();
+}

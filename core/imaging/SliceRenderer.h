@@ -1,0 +1,35 @@
+#pragma once
+
+#include "core/imaging/Volume.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace radiolens {
+
+/// A window on output values (HU for CT): values below center - width/2 are black, above
+/// center + width/2 white, linear in between (the DICOM "LINEAR" VOI function, PS3.3 C.11.2.1.2).
+struct DisplayWindow {
+    double center = 40.0;
+    double width = 400.0;
+};
+
+/// One slice ready to show: 8-bit grey (1 byte per pixel) or RGB (3 bytes per pixel),
+/// `width` x `height`, rows top to bottom.
+struct RenderedSlice {
+    int width = 0;
+    int height = 0;
+    int channels = 1;
+    std::vector<std::uint8_t> pixels;
+};
+
+/// Maps slice `k` of `volume` through `window` to display grey levels; MONOCHROME1 volumes are
+/// inverted here (their values stay as stored). Colour volumes are shown as stored (8-bit) or
+/// scaled (16/32-bit) and the window is ignored. Pure function, safe on any thread.
+RenderedSlice renderSlice(const Volume& volume, std::size_t k, const DisplayWindow& window);
+
+/// The window to open a volume with: the file's first preset, else one spanning the 1st to 99th
+/// percentile of the given slice's values (robust to air and metal).
+DisplayWindow defaultWindow(const Volume& volume, std::size_t k);
+
+} // namespace radiolens

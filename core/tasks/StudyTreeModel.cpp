@@ -1,0 +1,273 @@
+#include "core/tasks/StudyTreeModel.h"
+
+#include <QDate>
+
+namespace radiolens {
+
+namespace {
+
+QString text(const std::string& s) {
+    return QString::fromStdString(s);
+}
+
+QString dicomDate(const std::string& date) {
+    const QDate d = QDate::fromString(text(date), QStringLiteral("yyyyMMdd"));
+    return d.isValid() ? d.toString(Qt::ISODate) : text(date);
+}
+
+/// "Doe^John" -> "Doe, John" for display.
+QString personName(const std::string& name) {
+    QStringList parts = text(name).split(QLatin1Char('^'));
+    while (!parts.isEmpty() && parts.back().trimmed().isEmpty()) {
+        parts.removeLast();
+    }
+    if (parts.isEmpty()) {
+        return QStringLiteral("(no name)");
+    }
+    const QString family = parts.takeFirst().trimmed();
+    return parts.isEmpty() ? family
+                           : family + QStringLiteral(", ") + parts.join(QLatin1Char(' ')).trimmed();
+}
+
+} // namespace
+
+StudyTreeModel::StudyTreeModel(QObject* parent)
+    : QAbstractItemModel(parent) {}
+
+void StudyTreeModel::setIndex(std::shared_ptr<const StudyIndex> index) {
+    beginResetModel();
+    m_index = std::move(index);
+    m_nodes.clear();
+    m_patientNodes.clear();
+    m_studyNodes.clear();
+    m_seriesNodes.clear();
+    if (m_index) {
+        for (int p = 0; p < int(m_index->patients.size()); ++p) {
+            m_patientNodes.push_back(int(m_nodes.size()));
+            m_nodes.push_back({p, -1, -1});
+            const auto& studies = m_index->patients[std::size_t(p)].studies;
+            m_studyNodes.emplace_back();
+            m_seriesNodes.emplace_back();
+            for (int s = 0; s < int(studies.size()); ++s) {
+                m_studyNodes.back().push_back(int(m_nodes.size()));
+                m_nodes.push_back({p, s, -1});
+                m_seriesNodes.back().emplace_back();
+                for (int r = 0; r < int(studies[std::size_t(s)].series.size()); ++r) {
+                    m_seriesNodes.back().back().push_back(int(m_nodes.size()));
+                    m_nodes.push_back({p, s, r});
+                }
+            }
+        }
+    }
+    endResetModel();
+}
+
+const StudyTreeModel::Node* StudyTreeModel::nodeOf(const QModelIndex& index) const {
+    if (!index.isValid() || index.internalId() >= m_nodes.size()) {
+        return nullptr;
+    }
+    return &m_nodes[index.internalId()];
+}
+
+int StudyTreeModel::nodeId(int patient, int study, int series) const {
+    if (study < 0) {
+        return m_patientNodes[std::size_t(patient)];
+    }
+    if (series < 0) {
+        return m_studyNodes[std::size_t(patient)][std::size_t(study)];
+    }
+    return m_seriesNodes[std::size_t(patient)][std::size_t(study)][std::size_t(series)];
+}
+
+QModelIndex StudyTreeModel::index(int row, int column, const QModelIndex& parent) const {
+    if (row < 0 || column < 0 || column >= ColumnCount || row >= rowCount(parent)) {
+        return {};
+    }
+    const Node* p = nodeOf(parent);
+    int id = 0;
+    if (p == nullptr) {
+        id = nodeId(row, -1, -1);
+    } else if (p->study < 0) {
+        id = nodeId(p->patient, row, -1);
+    } else {
+        id = nodeId(p->patient, p->study, row);
+    }
+    return createIndex(row, column, quintptr(id));
+}
+
+QModelIndex StudyTreeModel::parent(const QModelIndex& child) const {
+    const Node* n = nodeOf(child);
+    if (n == nullptr || n->study < 0) {
+        return {};
+    }
+    if (n->series < 0) {
+        return createIndex(n->patient, 0, quintptr(nodeId(n->patient, -1, -1)));
+    }
+    return createIndex(n->study, 0, quintptr(nodeId(n->patient, n->study, -1)));
+}
+
+int StudyTreeModel::rowCount(const QModelIndex& parent) const {
+    if (!m_index) {
+        return 0;
+    }
+    if (parent.isValid() && parent.column() != 0) {
+        return 0;
+    }
+    const Node* p = nodeOf(parent);
+    if (p == nullptr) {
+        return int(m_index->patients.size());
+    }
+    const auto& patient = m_index->patients[std::size_t(p->patient)];
+    if (p->study < 0) {
+        return int(patient.studies.size());
+    }
+    if (p->series < 0) {
+        return int(patient.studies[std::size_t(p->study)].series.size());
+    }
+    return 0;
+}
+
+int StudyTreeModel::columnCount(const QModelIndex&) const {
+    return ColumnCount;
+}
+
+QVariant StudyTreeModel::data(const QModelIndex& index, int role) const {
+    const Node* n = nodeOf(index);
+    if (n == nullptr) {
+        return {};
+    }
+    const PatientEntry& patient = m_index->patients[std::size_t(n->patient)];
+    if (role == LevelRole) {
+        return n->study < 0 ? PatientLevel : (n->series < 0 ? StudyLevel : SeriesLevel);
+    }
+    if (n->study < 0) {
+        if (role == Qt::DisplayRole) {
+            switch (index.column()) {
+            case NameColumn:
+                return personName(patient.name) + QStringLiteral("  [") + text(patient.patientId) +
+                       QLatin1Char(']');
+            case DateColumn:
+                return dicomDate(patient.birthDate);
+            default:
+                return {};
+            }
+        }
+        return {};
+    }
+    const StudyEntry& study = patient.studies[std::size_t(n->study)];
+    if (n->series < 0) {
+        if (role == Qt::DisplayRole) {
+            switch (index.column()) {
+            case NameColumn:
+                return study.description.empty() ? QStringLiteral("(study without description)")
+                                                 : text(study.description);
+            case DateColumn:
+                return dicomDate(study.date);
+            default:
+                return {};
+            }
+        }
+        return {};
+    }
+    const SeriesEntry& series = study.series[std::size_t(n->series)];
+    if (role == SeriesUidRole) {
+        return text(series.seriesInstanceUid);
+    }
+    if (role == Qt::ToolTipRole) {
+        return text(series.seriesInstanceUid);
+    }
+    if (role == Qt::DisplayRole) {
+        switch (index.column()) {
+        case NameColumn:
+            return QString::number(series.seriesNumber) + QStringLiteral("  ") +
+                   (series.description.empty() ? QStringLiteral("(no description)")
+                                               : text(series.description));
+        case ModalityColumn:
+            return text(series.modality);
+        case DateColumn:
+            return dicomDate(series.date.empty() ? study.date : series.date);
+        case InstancesColumn:
+            return qulonglong(series.instances.size());
+        default:
+            return {};
+        }
+    }
+    return {};
+}
+
+QVariant StudyTreeModel::headerData(int section, Qt::Orientation orientation, int role) const {
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole) {
+        return {};
+    }
+    switch (section) {
+    case NameColumn:
+        return tr("Patient / Study / Series");
+    case ModalityColumn:
+        return tr("Modality");
+    case DateColumn:
+        return tr("Date");
+    case InstancesColumn:
+        return tr("Images");
+    default:
+        return {};
+    }
+}
+
+QModelIndex StudyTreeModel::indexOfSeries(const QString& seriesInstanceUid) const {
+    for (std::size_t id = 0; id < m_nodes.size(); ++id) {
+        const Node& n = m_nodes[id];
+        if (n.series >= 0 && text(m_index->patients[std::size_t(n.patient)]
+                                      .studies[std::size_t(n.study)]
+                                      .series[std::size_t(n.series)]
+                                      .seriesInstanceUid) == seriesInstanceUid) {
+            return createIndex(n.series, 0, quintptr(id));
+        }
+    }
+    return {};
+}
+
+ProblemListModel::ProblemListModel(QObject* parent)
+    : QAbstractTableModel(parent) {}
+
+void ProblemListModel::setProblems(std::vector<Problem> problems) {
+    beginResetModel();
+    m_problems = std::move(problems);
+    endResetModel();
+}
+
+void ProblemListModel::addProblems(const std::vector<Problem>& problems) {
+    if (problems.empty()) {
+        return;
+    }
+    beginInsertRows({}, int(m_problems.size()), int(m_problems.size() + problems.size()) - 1);
+    m_problems.insert(m_problems.end(), problems.begin(), problems.end());
+    endInsertRows();
+}
+
+int ProblemListModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(m_problems.size());
+}
+
+int ProblemListModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : 2;
+}
+
+QVariant ProblemListModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || std::size_t(index.row()) >= m_problems.size()) {
+        return {};
+    }
+    const Problem& p = m_problems[std::size_t(index.row())];
+    if (role == Qt::DisplayRole || role == Qt::ToolTipRole) {
+        return index.column() == 0 ? text(p.path) : text(p.reason);
+    }
+    return {};
+}
+
+QVariant ProblemListModel::headerData(int section, Qt::Orientation orientation, int role) const {
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole) {
+        return {};
+    }
+    return section == 0 ? tr("File") : tr("Problem");
+}
+
+} // namespace radiolens

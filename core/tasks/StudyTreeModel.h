@@ -1,0 +1,74 @@
+#pragma once
+
+#include "core/domain/StudyIndex.h"
+
+#include <QAbstractItemModel>
+
+#include <memory>
+#include <vector>
+
+namespace radiolens {
+
+/// Patient -> Study -> Series tree of a StudyIndex for views. Columns: name or description,
+/// modality, date, number of instances. Series rows carry their SeriesInstanceUID in
+/// SeriesUidRole. Lives on the GUI thread; replace the index with setIndex().
+class StudyTreeModel : public QAbstractItemModel {
+    Q_OBJECT
+public:
+    enum Column { NameColumn, ModalityColumn, DateColumn, InstancesColumn, ColumnCount };
+    enum Role { SeriesUidRole = Qt::UserRole + 1, LevelRole };
+    enum Level { PatientLevel, StudyLevel, SeriesLevel };
+
+    explicit StudyTreeModel(QObject* parent = nullptr);
+
+    void setIndex(std::shared_ptr<const StudyIndex> index);
+    const std::shared_ptr<const StudyIndex>& studyIndex() const { return m_index; }
+    /// The series row with this UID, or an invalid index.
+    QModelIndex indexOfSeries(const QString& seriesInstanceUid) const;
+
+    QModelIndex index(int row, int column, const QModelIndex& parent = {}) const override;
+    QModelIndex parent(const QModelIndex& child) const override;
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation,
+                        int role = Qt::DisplayRole) const override;
+
+private:
+    /// A node of the tree: which patient, study and series it stands for (-1 above its level).
+    struct Node {
+        int patient = -1;
+        int study = -1;
+        int series = -1;
+    };
+    const Node* nodeOf(const QModelIndex& index) const;
+    int nodeId(int patient, int study, int series) const;
+
+    std::shared_ptr<const StudyIndex> m_index;
+    std::vector<Node> m_nodes; ///< every node, so that indexes can point at stable storage
+    std::vector<std::vector<int>> m_studyNodes; ///< [patient][study] -> node id
+    std::vector<int> m_patientNodes;
+    std::vector<std::vector<std::vector<int>>> m_seriesNodes;
+};
+
+/// Problems found while indexing or loading, as a two-column table: file and reason.
+class ProblemListModel : public QAbstractTableModel {
+    Q_OBJECT
+public:
+    explicit ProblemListModel(QObject* parent = nullptr);
+
+    void setProblems(std::vector<Problem> problems);
+    void addProblems(const std::vector<Problem>& problems);
+    const std::vector<Problem>& problems() const { return m_problems; }
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation,
+                        int role = Qt::DisplayRole) const override;
+
+private:
+    std::vector<Problem> m_problems;
+};
+
+} // namespace radiolens

@@ -1,0 +1,212 @@
+// Real widgets on the offscreen platform, driven as a user would: wheel, keys, right-drag,
+// opening a folder, picking a series.
+
+#include "core/dicom/DemoStudy.h"
+#include "core/tasks/StudyTreeModel.h"
+#include "ui/MainWindow.h"
+#include "ui/SliceView.h"
+
+#include <QApplication>
+#include <QSignalSpy>
+#include <QTest>
+#include <QWheelEvent>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace radiolens;
+
+namespace {
+
+/// A volume whose slice k is filled with value 100 * k, except pixel (0, 0) = -1000.
+std::shared_ptr<Volume> stack(std::size_t slices,
+                              Photometric photometric = Photometric::Monochrome2) {
+    auto v = std::make_shared<Volume>(PixelFormat{ComponentType::Int16, 1},
+                                      std::array<std::size_t, 3>{16, 16, slices});
+    auto* p = static_cast<std::int16_t*>(v->data());
+    for (std::size_t k = 0; k < slices; ++k) {
+        for (std::size_t i = 0; i < 256; ++i) {
+            p[k * 256 + i] = std::int16_t(100 * int(k));
+        }
+        p[k * 256] = -1000;
+    }
+    v->windows.push_back({200.0, 400.0, "test"});
+    v->photometric = photometric;
+    v->statistics = computeStatistics(*v);
+    return v;
+}
+
+void wheel(QWidget* widget, int notches) {
+    const QPointF centre(widget->width() / 2.0, widget->height() / 2.0);
+    QWheelEvent event(centre, widget->mapToGlobal(centre), QPoint(), QPoint(0, 120 * notches),
+                      Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+    QApplication::sendEvent(widget, &event);
+}
+
+QImage grab(QWidget* widget) {
+    return widget->grab().toImage().convertToFormat(QImage::Format_Grayscale8);
+}
+
+} // namespace
+
+TEST(SliceView, WheelAndKeysMoveThroughSlices) {
+    SliceView view;
+    view.resize(400, 400);
+    view.show();
+    view.setVolume(stack(10), true);
+    EXPECT_EQ(view.currentSlice(), 5);
+    QSignalSpy changed(&view, &SliceView::sliceChanged);
+    wheel(&view, -2); // scrolling towards the user goes forward
+    EXPECT_EQ(view.currentSlice(), 7);
+    wheel(&view, 1);
+    EXPECT_EQ(view.currentSlice(), 6);
+    QTest::keyClick(&view, Qt::Key_Up);
+    EXPECT_EQ(view.currentSlice(), 7);
+    QTest::keyClick(&view, Qt::Key_End);
+    EXPECT_EQ(view.currentSlice(), 9);
+    wheel(&view, -5); // stops at the last slice
+    EXPECT_EQ(view.currentSlice(), 9);
+    QTest::keyClick(&view, Qt::Key_Home);
+    EXPECT_EQ(view.currentSlice(), 0);
+    EXPECT_EQ(changed.count(), 5);
+}
+
+TEST(SliceView, RightDragChangesWindowByTheStatedAmounts) {
+    SliceView view;
+    view.resize(400, 400);
+    view.show();
+    view.setVolume(stack(4), true);
+    ASSERT_EQ(view.window().center, 200.0);
+    ASSERT_EQ(view.window().width, 400.0);
+    QTest::mousePress(&view, Qt::RightButton, Qt::NoModifier, QPoint(100, 100));
+    QMouseEvent move(QEvent::MouseMove, QPointF(130, 80), view.mapToGlobal(QPointF(130, 80)),
+                     Qt::NoButton, Qt::RightButton, Qt::NoModifier);
+    QApplication::sendEvent(&view, &move);
+    QTest::mouseRelease(&view, Qt::RightButton, Qt::NoModifier, QPoint(130, 80));
+    EXPECT_DOUBLE_EQ(view.window().width, 400.0 + 30 * SliceView::kWindowPerPixel);
+    EXPECT_DOUBLE_EQ(view.window().center, 200.0 - 20 * SliceView::kWindowPerPixel);
+}
+
+TEST(SliceView, ShowsTheSliceThroughTheWindowAndInvertsMonochrome1) {
+    for (Photometric photometric : {Photometric::Monochrome2, Photometric::Monochrome1}) {
+        SliceView view;
+        view.resize(300, 300);
+        view.show();
+        view.setVolume(stack(4, photometric), true);
+        view.setCurrentSlice(3); // value 300 in a window 0..400: 3/4 of the way to white
+        const QImage image = grab(&view);
+        const QPoint centre = view.imageRect().center().toPoint();
+        const int grey = qGray(image.pixel(centre));
+        const int expected = photometric == Photometric::Monochrome2 ? 191 : 255 - 191;
+        EXPECT_NEAR(grey, expected, 2)
+            << (photometric == Photometric::Monochrome1 ? "MONOCHROME1" : "MONOCHROME2");
+    }
+}
+
+TEST(SliceView, AnisotropicPixelsKeepTheirProportions) {
+    SliceView view;
+    view.resize(600, 600);
+    view.show();
+    auto v = stack(2);
+    v->spacing = {1.0, 2.0, 1.0}; // rows twice as far apart as columns
+    view.setVolume(v, true);
+    const QRectF r = view.imageRect();
+    EXPECT_NEAR(r.height() / r.width(), 2.0, 1e-9);
+}
+
+TEST(SliceView, SlicesNotYetDecodedAreNotShownAsImages) {
+    SliceView view;
+    view.resize(300, 300);
+    view.show();
+    auto v = stack(5);
+    view.setVolume(v, false);
+    EXPECT_FALSE(view.isSliceReady(2));
+    const QImage waiting = grab(&view);
+    EXPECT_LT(qGray(waiting.pixel(view.imageRect().center().toPoint())), 30); // black + text
+    view.markSliceReady(2);
+    const QImage shown = grab(&view);
+    // Slice 2 holds 200: the middle of the window 0..400, mid grey.
+    EXPECT_NEAR(qGray(shown.pixel(view.imageRect().center().toPoint())), 128, 2);
+}
+
+TEST(MainWindow, OpensTheDemoStudyShowsTheTreeAndTheMiddleSlice) {
+    const fs::path folder = fs::path(::testing::TempDir()) / "ui-demo";
+    fs::remove_all(folder);
+    DemoStudyOptions options;
+    options.columns = 64;
+    options.rows = 64;
+    options.slices = 20;
+    writeDemoStudy(folder.string(), options);
+    std::ofstream(folder / "notes.txt") << "not DICOM";
+
+    MainWindow window;
+    window.show();
+    QSignalSpy indexed(&window, &MainWindow::studiesIndexed);
+    QSignalSpy loaded(&window, &MainWindow::seriesLoaded);
+    window.openPaths({QString::fromStdString(folder.string())});
+    ASSERT_TRUE(indexed.wait(20000));
+    ASSERT_TRUE(loaded.count() > 0 || loaded.wait(20000));
+
+    StudyTreeModel* tree = window.studyModel();
+    ASSERT_EQ(tree->rowCount(), 1);
+    const QModelIndex patient = tree->index(0, 0);
+    EXPECT_TRUE(tree->data(patient).toString().startsWith(QStringLiteral("Demo, Phantom")));
+    const QModelIndex study = tree->index(0, 0, patient);
+    ASSERT_EQ(tree->rowCount(study), 2);
+    EXPECT_EQ(tree->data(tree->index(0, StudyTreeModel::ModalityColumn, study)).toString(), "CT");
+    EXPECT_EQ(tree->data(tree->index(0, StudyTreeModel::InstancesColumn, study)).toInt(), 20);
+    // The problem list names the stray file.
+    ASSERT_EQ(window.problemModel()->rowCount(), 1);
+    EXPECT_TRUE(window.problemModel()
+                    ->data(window.problemModel()->index(0, 0))
+                    .toString()
+                    .endsWith("notes.txt"));
+    // The CT (largest series) opened at its middle slice, brain window from the file.
+    SliceView* view = window.sliceView();
+    ASSERT_TRUE(view->volume());
+    EXPECT_EQ(view->sliceCount(), 20);
+    EXPECT_EQ(view->currentSlice(), 10);
+    EXPECT_EQ(view->window().center, 40.0);
+    EXPECT_EQ(view->window().width, 80.0);
+
+    // Picking the radiograph shows it, inverted as MONOCHROME1.
+    const QString dxUid =
+        tree->data(tree->index(1, 0, study), StudyTreeModel::SeriesUidRole).toString();
+    window.openSeries(dxUid);
+    ASSERT_TRUE(loaded.wait(20000));
+    EXPECT_EQ(window.currentSeriesUid(), dxUid);
+    EXPECT_EQ(view->sliceCount(), 1);
+    EXPECT_EQ(view->volume()->photometric, Photometric::Monochrome1);
+    fs::remove_all(folder);
+}
+
+TEST(MainWindow, ABrokenSeriesIsReportedNotFatal) {
+    const fs::path folder = fs::path(::testing::TempDir()) / "ui-broken";
+    fs::remove_all(folder);
+    fs::create_directories(folder);
+    std::ofstream(folder / "empty.dcm");
+    MainWindow window;
+    QSignalSpy indexed(&window, &MainWindow::studiesIndexed);
+    window.openPaths({QString::fromStdString(folder.string())});
+    ASSERT_TRUE(indexed.wait(20000));
+    EXPECT_EQ(window.studyModel()->rowCount(), 0);
+    ASSERT_EQ(window.problemModel()->rowCount(), 1);
+    EXPECT_TRUE(window.problemModel()
+                    ->data(window.problemModel()->index(0, 1))
+                    .toString()
+                    .contains("empty"));
+    EXPECT_FALSE(window.sliceView()->volume());
+    fs::remove_all(folder);
+}
+
+int main(int argc, char** argv) {
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+    QApplication app(argc, argv);
+    ::testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
+}

@@ -1,0 +1,69 @@
+"""The real application in a real X window: `radiolens --demo` under Xvfb writes the demo study
+once into the user's data folder, opens it, and the screenshot of its window shows a CT slice
+(black background, bright skull ring, grey brain) next to the study tree.
+
+Environment (set by CTest): RADIOLENS_GUI, the radiolens executable.
+"""
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+GUI = os.environ.get('RADIOLENS_GUI', '')
+
+
+def grey_histogram(image, box):
+    """Fractions of black, mid-grey and white pixels inside `box` (left, top, right, bottom)."""
+    pixels = list(image.crop(box).convert('L').getdata())
+    n = len(pixels)
+    return (sum(p < 20 for p in pixels) / n, sum(60 <= p <= 200 for p in pixels) / n,
+            sum(p > 235 for p in pixels) / n)
+
+
+@unittest.skipUnless(shutil.which('xvfb-run'), 'xvfb-run not installed (apt-get install xvfb xauth)')
+class DemoInARealWindow(unittest.TestCase):
+    def launch(self, data_home, shot):
+        env = dict(os.environ, XDG_DATA_HOME=str(data_home))
+        env.pop('QT_QPA_PLATFORM', None)  # a real X window, not the offscreen platform
+        return subprocess.run(['xvfb-run', '-a', '-s', '-screen 0 1600x1000x24', GUI, '--demo',
+                               '--screenshot', str(shot)], env=env, capture_output=True,
+                              text=True, timeout=180)
+
+    def test_demo_opens_and_the_window_shows_a_ct_slice(self):
+        from PIL import Image
+        self.assertTrue(GUI and os.access(GUI, os.X_OK), f'RADIOLENS_GUI not executable: {GUI!r}')
+        with tempfile.TemporaryDirectory() as tmp:
+            data_home = pathlib.Path(tmp) / 'data'
+            shot = pathlib.Path(tmp) / 'shot.png'
+            result = self.launch(data_home, shot)
+            self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+            demo = data_home / 'Radiolens' / 'demo'
+            ct_files = sorted((demo / 'CT').glob('*.dcm'))
+            self.assertGreaterEqual(len(ct_files), 128)
+            self.assertEqual(len(list((demo / 'DX').glob('*.dcm'))), 1)
+
+            image = Image.open(shot)
+            width, height = image.size
+            self.assertGreaterEqual(width, 1000)
+            self.assertGreaterEqual(height, 700)
+            # The slice view is the right part of the window (the study tree docks on the left).
+            view = (int(width * 0.45), int(height * 0.1), int(width * 0.95), int(height * 0.7))
+            black, grey, white = grey_histogram(image, view)
+            self.assertGreater(black, 0.2, 'no dark background around the head')
+            self.assertGreater(grey, 0.2, 'no brain-grey tissue in the brain window')
+            self.assertGreater(white, 0.005, 'no bright skull ring')
+            # The study tree shows text (not a blank panel).
+            tree = image.crop((0, int(height * 0.05), int(width * 0.3), int(height * 0.15))).convert('L')
+            self.assertGreater(len(set(tree.getdata())), 8)
+
+            # The demo is written once: a second launch reuses the same files.
+            first_mtime = ct_files[0].stat().st_mtime_ns
+            result = self.launch(data_home, shot)
+            self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+            self.assertEqual(ct_files[0].stat().st_mtime_ns, first_mtime)
+
+
+if __name__ == '__main__':
+    unittest.main()
