@@ -4,7 +4,6 @@
 #include "core/dicom/StudyIndexer.h"
 
 #include <QMetaObject>
-#include <QPointer>
 #include <QtConcurrent/QtConcurrentRun>
 
 namespace radiolens {
@@ -16,179 +15,134 @@ void registerTaskMetatypes() {
 
 namespace {
 
-/// Forwards core progress to a Qt signal (queued to the receiver's thread) and carries the
-/// cancel flag back into the core job.
-class SignalProgress final : public ProgressSink {
+/// Passes progress on only when the whole percentage changes: a queued signal per percent, not
+/// per file or slice.
+class PercentFilter {
 public:
-    SignalProgress(std::function<void(double)> emitter, std::shared_ptr<std::atomic<bool>> cancel)
-        : m_emit(std::move(emitter))
-        , m_cancel(std::move(cancel)) {}
-    bool report(double fraction) override {
+    bool changed(double fraction) {
         const int percent = int(fraction * 100.0);
-        if (percent != m_last) {
-            m_last = percent;
+        const bool result = percent != m_last;
+        m_last = percent;
+        return result;
+    }
+
+private:
+    int m_last = -1;
+};
+
+/// Core progress -> `emit`, and the job's cancel flag -> the core job.
+class JobProgress final : public ProgressSink, public SeriesLoadObserver {
+public:
+    JobProgress(std::function<void(double)> emit, const std::atomic<bool>& cancelled)
+        : m_emit(std::move(emit))
+        , m_cancelled(cancelled) {}
+    bool report(double fraction) override {
+        if (m_filter.changed(fraction)) {
             m_emit(fraction);
         }
-        return !m_cancel->load();
+        return !m_cancelled.load();
     }
+    bool progress(double fraction) override { return report(fraction); }
+
+    std::function<void(std::shared_ptr<const Volume>)> onStarted;
+    std::function<void(int)> onSlice;
+    void volumeStarted(const std::shared_ptr<const Volume>& volume) override { onStarted(volume); }
+    void sliceDecoded(std::size_t k) override { onSlice(int(k)); }
 
 private:
     std::function<void(double)> m_emit;
-    std::shared_ptr<std::atomic<bool>> m_cancel;
-    int m_last = -1;
+    const std::atomic<bool>& m_cancelled;
+    PercentFilter m_filter;
 };
 
 } // namespace
 
-IndexJob::IndexJob(QObject* parent)
+BackgroundJob::BackgroundJob(QObject* parent)
     : QObject(parent) {
     registerTaskMetatypes();
 }
 
-IndexJob::~IndexJob() {
+BackgroundJob::~BackgroundJob() {
     cancel();
     m_future.waitForFinished();
 }
 
-bool IndexJob::isRunning() const {
+bool BackgroundJob::isRunning() const {
     return m_future.isRunning();
 }
 
-void IndexJob::cancel() {
+void BackgroundJob::cancel() {
     if (m_cancel) {
         m_cancel->store(true);
     }
     ++m_generation;
 }
 
-void IndexJob::start(const QStringList& paths) {
+void BackgroundJob::launch(
+    std::function<void(const std::atomic<bool>& cancelled, const Post& post)> work) {
     cancel();
-    auto cancelFlag = std::make_shared<std::atomic<bool>>(false);
-    m_cancel = cancelFlag;
+    auto cancelled = std::make_shared<std::atomic<bool>>(false);
+    m_cancel = cancelled;
     const int generation = ++m_generation;
-    std::vector<std::string> list;
-    for (const QString& p : paths) {
-        list.push_back(p.toStdString());
-    }
-    QPointer<IndexJob> self(this);
-    m_future = QtConcurrent::run([self, list, cancelFlag, generation, this] {
-        SignalProgress progress(
-            [self, generation, this](double f) {
-                QMetaObject::invokeMethod(
-                    self,
-                    [self, generation, f, this] {
-                        if (self && generation == m_generation.load()) {
-                            Q_EMIT progressed(f);
-                        }
-                    },
-                    Qt::QueuedConnection);
-            },
-            cancelFlag);
-        auto index = std::make_shared<const StudyIndex>(StudyIndexer().index(list, &progress));
+    // The destructor waits for the run, so `this` outlives every post.
+    const Post post = [this, generation](std::function<void()> f) {
         QMetaObject::invokeMethod(
-            self,
-            [self, generation, index, this] {
-                if (self && generation == m_generation.load()) {
-                    Q_EMIT indexed(index);
-                }
-            },
-            Qt::QueuedConnection);
-    });
-}
-
-namespace {
-
-/// Passes SeriesLoader's callbacks to the job's signals, on the job's thread.
-class JobObserver final : public SeriesLoadObserver {
-public:
-    JobObserver(std::function<void(std::shared_ptr<const Volume>)> started,
-                std::function<void(int)> slice, std::function<void(double)> progress,
-                std::shared_ptr<std::atomic<bool>> cancel)
-        : m_started(std::move(started))
-        , m_slice(std::move(slice))
-        , m_progress(std::move(progress))
-        , m_cancel(std::move(cancel)) {}
-    void volumeStarted(const std::shared_ptr<const Volume>& volume) override { m_started(volume); }
-    void sliceDecoded(std::size_t k) override { m_slice(int(k)); }
-    bool progress(double fraction) override {
-        const int percent = int(fraction * 100.0);
-        if (percent != m_last) {
-            m_last = percent;
-            m_progress(fraction);
-        }
-        return !m_cancel->load();
-    }
-
-private:
-    std::function<void(std::shared_ptr<const Volume>)> m_started;
-    std::function<void(int)> m_slice;
-    std::function<void(double)> m_progress;
-    std::shared_ptr<std::atomic<bool>> m_cancel;
-    int m_last = -1;
-};
-
-} // namespace
-
-SeriesLoadJob::SeriesLoadJob(QObject* parent)
-    : QObject(parent) {
-    registerTaskMetatypes();
-}
-
-SeriesLoadJob::~SeriesLoadJob() {
-    cancel();
-    m_future.waitForFinished();
-}
-
-bool SeriesLoadJob::isRunning() const {
-    return m_future.isRunning();
-}
-
-void SeriesLoadJob::cancel() {
-    if (m_cancel) {
-        m_cancel->store(true);
-    }
-    ++m_generation;
-}
-
-void SeriesLoadJob::start(const std::vector<std::string>& files, const QString& seriesUid) {
-    cancel();
-    auto cancelFlag = std::make_shared<std::atomic<bool>>(false);
-    m_cancel = cancelFlag;
-    const int generation = ++m_generation;
-    QPointer<SeriesLoadJob> self(this);
-    // Posts `f` to the job's thread if this run is still the current one.
-    auto post = [self, generation, this](auto f) {
-        QMetaObject::invokeMethod(
-            self,
-            [self, generation, f, this] {
-                if (self && generation == m_generation.load()) {
+            this,
+            [this, generation, f = std::move(f)] {
+                if (generation == m_generation.load()) {
                     f();
                 }
             },
             Qt::QueuedConnection);
     };
-    m_future = QtConcurrent::run([files, seriesUid, cancelFlag, post, this] {
-        JobObserver observer(
-            [post, seriesUid, this](std::shared_ptr<const Volume> v) {
-                post([v, seriesUid, this] { Q_EMIT volumeStarted(v, seriesUid); });
-            },
-            [post, this](int k) { post([k, this] { Q_EMIT sliceDecoded(k); }); },
-            [post, this](double f) { post([f, this] { Q_EMIT progressed(f); }); }, cancelFlag);
-        SeriesLoadResult result = SeriesLoader().load(files, &observer);
+    m_future =
+        QtConcurrent::run([work = std::move(work), cancelled, post] { work(*cancelled, post); });
+}
+
+IndexJob::IndexJob(QObject* parent)
+    : BackgroundJob(parent) {}
+
+void IndexJob::start(const QStringList& paths) {
+    std::vector<std::string> list;
+    for (const QString& p : paths) {
+        list.push_back(p.toStdString());
+    }
+    launch([this, list](const std::atomic<bool>& cancelled, const Post& post) {
+        JobProgress progress([this, post](double f) { post([this, f] { Q_EMIT progressed(f); }); },
+                             cancelled);
+        auto index = std::make_shared<const StudyIndex>(StudyIndexer().index(list, &progress));
+        post([this, index] { Q_EMIT indexed(index); });
+    });
+}
+
+SeriesLoadJob::SeriesLoadJob(QObject* parent)
+    : BackgroundJob(parent) {}
+
+void SeriesLoadJob::start(const std::vector<std::string>& files, const QString& seriesUid) {
+    launch([this, files, seriesUid](const std::atomic<bool>& cancelled, const Post& post) {
+        JobProgress observer([this, post](double f) { post([this, f] { Q_EMIT progressed(f); }); },
+                             cancelled);
+        observer.onStarted = [this, post, seriesUid](std::shared_ptr<const Volume> v) {
+            post([this, v, seriesUid] { Q_EMIT volumeStarted(v, seriesUid); });
+        };
+        observer.onSlice = [this, post](int k) {
+            post([this, k] { Q_EMIT sliceDecoded(k); });
+        };
+        const SeriesLoadResult result = SeriesLoader().load(files, &observer);
         if (result.cancelled) {
+            return;
+        }
+        if (!result.ok()) {
+            const QString reason = QString::fromStdString(result.error);
+            post([this, seriesUid, reason] { Q_EMIT failed(seriesUid, reason); });
             return;
         }
         QStringList problems;
         for (const auto& p : result.problems) {
             problems << QString::fromStdString(p.path + ": " + p.reason);
         }
-        if (!result.ok()) {
-            const QString reason = QString::fromStdString(result.error);
-            post([seriesUid, reason, this] { Q_EMIT failed(seriesUid, reason); });
-            return;
-        }
         std::shared_ptr<const Volume> volume = result.volume;
-        post([volume, seriesUid, problems, this] { Q_EMIT loaded(volume, seriesUid, problems); });
+        post([this, volume, seriesUid, problems] { Q_EMIT loaded(volume, seriesUid, problems); });
     });
 }
 

@@ -9,31 +9,32 @@
 #include <QStringList>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace radiolens {
 
-/// Indexes files and folders on a pool thread; signals arrive on the job's thread (the GUI).
-///
-/// Starting again cancels the run in progress; its results are dropped. The destructor cancels
-/// and waits, so no work outlives the window that started it.
-class IndexJob : public QObject {
+/// One background run at a time on Qt's thread pool, with cancel. Results are posted back to
+/// the job's thread (the GUI) and dropped when the run they come from is no longer the current
+/// one. Starting again cancels the run in progress; the destructor cancels and waits, so no work
+/// outlives the window that started it.
+class BackgroundJob : public QObject {
     Q_OBJECT
 public:
-    explicit IndexJob(QObject* parent = nullptr);
-    ~IndexJob() override;
+    ~BackgroundJob() override;
 
-    void start(const QStringList& paths);
     void cancel();
     bool isRunning() const;
 
-Q_SIGNALS:
-    /// Fraction of headers read, in [0, 1].
-    void progressed(double fraction);
-    /// The index (with `cancelled` set if it was cancelled).
-    void indexed(std::shared_ptr<const radiolens::StudyIndex> index);
+protected:
+    explicit BackgroundJob(QObject* parent);
+
+    /// Runs `f` on the job's thread if the run that posts it is still current.
+    using Post = std::function<void(std::function<void()>)>;
+    /// Cancels the current run and starts `work(cancelled, post)` on the pool.
+    void launch(std::function<void(const std::atomic<bool>& cancelled, const Post& post)> work);
 
 private:
     QFuture<void> m_future;
@@ -41,17 +42,29 @@ private:
     std::atomic<int> m_generation{0};
 };
 
-/// Loads one series on a pool thread, the middle slice first; slices are announced as they
+/// Indexes files and folders in the background.
+class IndexJob : public BackgroundJob {
+    Q_OBJECT
+public:
+    explicit IndexJob(QObject* parent = nullptr);
+
+    void start(const QStringList& paths);
+
+Q_SIGNALS:
+    /// Fraction of headers read, in [0, 1].
+    void progressed(double fraction);
+    /// The index (with `cancelled` set if it was cancelled).
+    void indexed(std::shared_ptr<const radiolens::StudyIndex> index);
+};
+
+/// Loads one series in the background, the middle slice first; slices are announced as they
 /// arrive so a view can show them before the whole series is there.
-class SeriesLoadJob : public QObject {
+class SeriesLoadJob : public BackgroundJob {
     Q_OBJECT
 public:
     explicit SeriesLoadJob(QObject* parent = nullptr);
-    ~SeriesLoadJob() override;
 
     void start(const std::vector<std::string>& files, const QString& seriesInstanceUid);
-    void cancel();
-    bool isRunning() const;
 
 Q_SIGNALS:
     void progressed(double fraction);
@@ -64,11 +77,6 @@ Q_SIGNALS:
                 const QStringList& problems);
     /// Nothing could be shown; `reason` says why.
     void failed(const QString& seriesUid, const QString& reason);
-
-private:
-    QFuture<void> m_future;
-    std::shared_ptr<std::atomic<bool>> m_cancel;
-    std::atomic<int> m_generation{0};
 };
 
 } // namespace radiolens

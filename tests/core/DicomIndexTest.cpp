@@ -26,12 +26,6 @@ using namespace radiolens::test;
 
 namespace {
 
-#define REQUIRE_PYDICOM()                                                                          \
-    if (!fs::is_directory(RADIOLENS_PYDICOM_FILES)) {                                              \
-        GTEST_SKIP() << "pydicom test files not found at " << RADIOLENS_PYDICOM_FILES              \
-                     << " (apt-get install python3-pydicom)";                                      \
-    }
-
 std::string dicomdirTests() {
     return std::string(RADIOLENS_PYDICOM_FILES) + "/dicomdirtests";
 }
