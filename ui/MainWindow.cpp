@@ -80,6 +80,7 @@ MainWindow::MainWindow(QWidget* parent)
     statusBar()->addWidget(m_cancel);
     statusBar()->addPermanentWidget(m_sliceStatus);
     statusBar()->addPermanentWidget(m_engineStatus);
+    m_engineStatus->setText(tr("AI engine: loads on first use"));
 
     m_indexJob = new IndexJob(this);
     m_loadJob = new SeriesLoadJob(this);
@@ -186,6 +187,9 @@ void MainWindow::createMenus() {
     for (QDockWidget* dock : findChildren<QDockWidget*>()) {
         view->addAction(dock->toggleViewAction());
     }
+
+    QMenu* tools = menuBar()->addMenu(tr("&Tools"));
+    tools->addAction(tr("Load the &AI Engine"), this, &MainWindow::loadMlEngine);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&Keyboard and Mouse"), this, [this] {
@@ -302,7 +306,7 @@ void MainWindow::openDemoStudy() {
     }));
 }
 
-void MainWindow::preloadMlEngine() {
+void MainWindow::loadMlEngine() {
     if (m_engineWatcher != nullptr) {
         return;
     }

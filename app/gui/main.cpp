@@ -1,5 +1,6 @@
-// radiolens: the Qt GUI. `radiolens [--demo] [PATH...]` opens the window at once; indexing,
-// loading and the ML engine (LibTorch, opened as a plugin) all start in the background.
+// radiolens: the Qt GUI. `radiolens [--demo] [PATH...]` opens the window at once; indexing and
+// loading run in the background. The ML engine (LibTorch, a plugin) is opened only when
+// something needs it, also in the background.
 
 #include "ui/MainWindow.h"
 
@@ -73,7 +74,5 @@ int main(int argc, char** argv) {
     if (!parser.positionalArguments().isEmpty()) {
         window.openPaths(parser.positionalArguments());
     }
-    // The ML engine loads after the window is up, off the GUI thread.
-    QTimer::singleShot(0, &window, &radiolens::MainWindow::preloadMlEngine);
     return app.exec();
 }

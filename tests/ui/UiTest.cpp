@@ -2,6 +2,7 @@
 // opening a folder, picking a series.
 
 #include "core/dicom/DemoStudy.h"
+#include "core/ml/MlRuntime.h"
 #include "core/tasks/StudyTreeModel.h"
 #include "ui/MainWindow.h"
 #include "ui/SliceView.h"
@@ -202,6 +203,27 @@ TEST(MainWindow, ABrokenSeriesIsReportedNotFatal) {
                     .contains("empty"));
     EXPECT_FALSE(window.sliceView()->volume());
     fs::remove_all(folder);
+}
+
+TEST(MainWindow, LoadsTheAiEngineOnlyWhenAskedAndInTheBackground) {
+    MainWindow window;
+    window.show();
+    QApplication::processEvents();
+    // Opening the window (and a study, above) does not load LibTorch.
+    EXPECT_FALSE(MlRuntime::isLoaded());
+    QSignalSpy loaded(&window, &MainWindow::mlEngineLoaded);
+    window.loadMlEngine(); // returns at once; the plugin opens on a pool thread
+    EXPECT_EQ(loaded.count(), 0);
+    ASSERT_TRUE(loaded.wait(60000));
+    const bool ok = loaded.front().at(0).toBool();
+    const QString description = loaded.front().at(1).toString();
+    if (!ok && description.contains(QStringLiteral("cannot load the ML plugin"))) {
+        GTEST_SKIP() << "ML plugin not built (RADIOLENS_BUILD_ML=OFF): "
+                     << description.toStdString();
+    }
+    ASSERT_TRUE(ok) << description.toStdString();
+    EXPECT_TRUE(description.contains(QStringLiteral("LibTorch")));
+    EXPECT_TRUE(MlRuntime::isLoaded());
 }
 
 int main(int argc, char** argv) {
