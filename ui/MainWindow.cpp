@@ -95,22 +95,27 @@ MainWindow::MainWindow(QWidget* parent)
                 m_view->setVolume(std::move(volume), false);
             });
     connect(m_loadJob, &SeriesLoadJob::sliceDecoded, m_view, &SliceView::markSliceReady);
+    connect(m_loadJob, &SeriesLoadJob::sliceFailed, m_view, &SliceView::markSliceFailed);
     connect(m_loadJob, &SeriesLoadJob::loaded, this,
             [this](std::shared_ptr<const Volume> volume, const QString& uid,
-                   const QStringList& problemTexts) {
+                   const std::vector<Problem>& problems) {
                 if (m_view->volume() != volume) {
                     m_view->setVolume(volume, true);
                 } else {
                     m_view->markAllSlicesReady();
                 }
                 m_currentSeries = uid;
-                std::vector<Problem> extra;
-                for (const QString& text : problemTexts) {
-                    const int colon = text.lastIndexOf(QStringLiteral(": "));
-                    extra.push_back(
-                        {text.left(colon).toStdString(), text.mid(colon + 2).toStdString()});
+                m_problemModel->addProblems(problems);
+                // Every warning about the series (tilt, gaps, left-out files) goes into the
+                // Problems panel under the series' name; the status bar shows the first.
+                const std::string series =
+                    (volume->description.empty() ? volume->modality : volume->description) + " (" +
+                    volume->seriesInstanceUid + ")";
+                std::vector<Problem> warnings;
+                for (const std::string& warning : volume->warnings) {
+                    warnings.push_back({series, warning});
                 }
-                m_problemModel->addProblems(extra);
+                m_problemModel->addProblems(warnings);
                 QString message = tr("%1: %2 x %3 x %4")
                                       .arg(QString::fromStdString(volume->description))
                                       .arg(volume->size()[0])
@@ -119,6 +124,9 @@ MainWindow::MainWindow(QWidget* parent)
                 if (!volume->warnings.empty()) {
                     message +=
                         QStringLiteral("  -  ") + QString::fromStdString(volume->warnings.front());
+                    if (volume->warnings.size() > 1) {
+                        message += tr("  (+%1 more in Problems)").arg(volume->warnings.size() - 1);
+                    }
                 }
                 showIdle(message);
                 updateSliceStatus();
@@ -126,6 +134,10 @@ MainWindow::MainWindow(QWidget* parent)
             });
     connect(m_loadJob, &SeriesLoadJob::failed, this,
             [this](const QString& uid, const QString& reason) {
+                // Nothing of the failed series stays on screen under its name.
+                m_view->setVolume(nullptr, true);
+                m_currentSeries.clear();
+                updateSliceStatus();
                 showIdle(tr("Could not open the series: %1").arg(reason));
                 m_problemModel->addProblems({{uid.toStdString(), reason.toStdString()}});
                 Q_EMIT seriesFailed(uid, reason);
@@ -139,8 +151,14 @@ MainWindow::MainWindow(QWidget* parent)
         showIdle(tr("Cancelled"));
     });
     connect(m_tree, &QTreeView::activated, this, [this](const QModelIndex& index) {
-        const QString uid = index.siblingAtColumn(0).data(StudyTreeModel::SeriesUidRole).toString();
-        if (!uid.isEmpty()) {
+        const QModelIndex row = index.siblingAtColumn(0);
+        const QString uid = row.data(StudyTreeModel::SeriesUidRole).toString();
+        const QString image = row.data(StudyTreeModel::InstancePathRole).toString();
+        if (!image.isEmpty()) {
+            // One view of a series of radiographs.
+            showBusy(tr("Loading %1...").arg(row.data().toString()));
+            m_loadJob->start({image.toStdString()}, uid);
+        } else if (!uid.isEmpty()) {
             openSeries(uid);
         }
     });

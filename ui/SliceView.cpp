@@ -29,6 +29,7 @@ SliceView::SliceView(QWidget* parent)
 void SliceView::setVolume(std::shared_ptr<const Volume> volume, bool complete) {
     m_volume = std::move(volume);
     m_ready.assign(m_volume ? m_volume->size()[2] : 0, complete);
+    m_failures.assign(m_ready.size(), QString());
     m_slice = sliceCount() / 2;
     m_windowChosen = false;
     if (complete) {
@@ -43,7 +44,8 @@ int SliceView::sliceCount() const {
 }
 
 bool SliceView::isSliceReady(int k) const {
-    return k >= 0 && k < int(m_ready.size()) && m_ready[std::size_t(k)];
+    return k >= 0 && k < int(m_ready.size()) && m_ready[std::size_t(k)] &&
+           m_failures[std::size_t(k)].isEmpty();
 }
 
 void SliceView::markSliceReady(int k) {
@@ -59,6 +61,16 @@ void SliceView::markSliceReady(int k) {
 void SliceView::markAllSlicesReady() {
     std::fill(m_ready.begin(), m_ready.end(), true);
     render();
+}
+
+void SliceView::markSliceFailed(int k, const QString& reason) {
+    if (k < 0 || k >= int(m_failures.size())) {
+        return;
+    }
+    m_failures[std::size_t(k)] = reason;
+    if (k == m_slice) {
+        render();
+    }
 }
 
 void SliceView::setCurrentSlice(int k) {
@@ -128,6 +140,11 @@ void SliceView::paintEvent(QPaintEvent*) {
     if (!m_image.isNull()) {
         painter.setRenderHint(QPainter::SmoothPixmapTransform, true);
         painter.drawImage(target, m_image);
+    } else if (m_slice < int(m_failures.size()) && !m_failures[std::size_t(m_slice)].isEmpty()) {
+        painter.drawText(rect().adjusted(20, 0, -20, 0), Qt::AlignCenter | Qt::TextWordWrap,
+                         tr("Slice %1 could not be decoded:\n%2")
+                             .arg(m_slice + 1)
+                             .arg(m_failures[std::size_t(m_slice)]));
     } else {
         painter.drawText(rect(), Qt::AlignCenter, tr("Loading slice %1...").arg(m_slice + 1));
     }

@@ -26,6 +26,8 @@ public:
     /// already decoded (otherwise call markSliceReady as they arrive).
     void setVolume(std::shared_ptr<const Volume> volume, bool complete);
     void markSliceReady(int k);
+    /// Slice `k` could not be decoded: it is shown as a message, never as an image.
+    void markSliceFailed(int k, const QString& reason);
     void markAllSlicesReady();
     const std::shared_ptr<const Volume>& volume() const { return m_volume; }
 
@@ -59,6 +61,7 @@ private:
 
     std::shared_ptr<const Volume> m_volume;
     std::vector<bool> m_ready;
+    std::vector<QString> m_failures; ///< per slice: why it could not be decoded, or empty
     int m_slice = 0;
     DisplayWindow m_window;
     bool m_windowChosen = false;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <clocale>
 #include <cstdio>
 #include <cstdlib>
@@ -64,6 +65,13 @@ Arguments parse(const std::string& command, const std::vector<std::string>& args
     };
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
+        if (a == "-h" && contains(flags, "--help")) {
+            out.options["--help"] = "";
+            continue;
+        }
+        if (a.size() > 1 && a[0] == '-' && a.compare(0, 2, "--") != 0) {
+            usageError(command, "unknown option " + a);
+        }
         if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
             std::string name = a;
             std::string value;
@@ -90,6 +98,16 @@ Arguments parse(const std::string& command, const std::vector<std::string>& args
         }
     }
     return out;
+}
+
+/// The value of `option` as a number, refusing trailing text ("1mm").
+double parseNumber(const std::string& command, const std::string& option, const std::string& text) {
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(value)) {
+        usageError(command, option + " takes a number, not '" + text + "'");
+    }
+    return value;
 }
 
 int parseThreads(const std::string& command, const Arguments& args) {
@@ -284,17 +302,17 @@ int runIndex(const std::vector<std::string>& argv) {
     if (args.positional.empty()) {
         usageError("index", "give at least one file or folder");
     }
-    const StudyIndex index = indexPaths(args.positional, parseThreads("index", args));
+    const int threads = parseThreads("index", args);
+    const StudyIndex index = indexPaths(args.positional, threads);
+    // Nothing usable at all is a failure: the reason on stderr, nothing on stdout.
+    if (index.instanceCount() == 0 && !index.problems.empty()) {
+        throw CliError{"index: no usable DICOM instance (" + index.problems.front().path + ": " +
+                       index.problems.front().reason + ")"};
+    }
     if (args.has("--json")) {
         writeIndexJson(index, std::cout);
     } else {
         writeIndexText(index, std::cout);
-    }
-    if (index.instanceCount() == 0 && !index.problems.empty() &&
-        index.problems.size() == index.filesVisited) {
-        throw CliError{"index: no usable DICOM file among " + std::to_string(index.filesVisited) +
-                       " (first problem: " + index.problems.front().path + ": " +
-                       index.problems.front().reason + ")"};
     }
     return 0;
 }
@@ -330,18 +348,26 @@ const SeriesEntry& chooseSeries(const std::string& command, const StudyIndex& in
 
 SeriesLoadResult loadChosen(const std::string& command, const Arguments& args, bool resample,
                             std::vector<Problem>& indexProblems) {
-    const StudyIndex index = indexPaths({args.positional.front()}, parseThreads(command, args));
-    indexProblems = index.problems;
-    const SeriesEntry& series = chooseSeries(command, index, args);
+    // Options are checked before any work, so a typo is a usage error, not a failed load.
     SeriesLoadOptions options;
     options.resample = resample;
     options.threads = parseThreads(command, args);
     if (args.has("--spacing")) {
-        options.resampleSpacing = std::atof(args.get("--spacing").c_str());
+        options.resampleSpacing = parseNumber(command, "--spacing", args.get("--spacing"));
         if (options.resampleSpacing <= 0.0) {
             usageError(command, "--spacing takes a positive number of millimetres");
         }
     }
+    if (args.has("--instance")) {
+        const double n = parseNumber(command, "--instance", args.get("--instance"));
+        if (n < 1 || n != std::floor(n)) {
+            usageError(command, "--instance takes an image number from 1");
+        }
+        options.instance = int(n) - 1;
+    }
+    const StudyIndex index = indexPaths({args.positional.front()}, options.threads);
+    indexProblems = index.problems;
+    const SeriesEntry& series = chooseSeries(command, index, args);
     loadStartSeconds() = processClock().seconds();
     SeriesLoadResult result = SeriesLoader(options).load(series.paths());
     if (!result.ok()) {
@@ -365,14 +391,16 @@ void writeTiming(const SeriesLoadResult& result) {
 }
 
 const char* kInfoHelp =
-    R"(usage: radiolens-cli info PATH [--series UID] [--json] [--resample [--spacing MM]]
-                          [--threads N] [--timing]
+    R"(usage: radiolens-cli info PATH [--series UID] [--instance N] [--json]
+                          [--resample [--spacing MM]] [--threads N] [--timing]
 
 Loads one series fully (PATH: a file, folder or DICOMDIR; --series picks one when PATH holds
 several) and prints its size, spacing, origin, direction, pixel type, minimum / maximum / mean
 (HU for CT) and warnings: gantry tilt, irregular gaps, missing slices.
 
   --series UID  the SeriesInstanceUID to load
+  --instance N  only image N of the series (in instance order; radiographs are never stacked,
+                the first is loaded unless N is given)
   --json        print JSON (adds slice positions and gaps in mm)
   --resample    resample a tilted or irregular series onto a regular grid first
   --spacing MM  slice spacing of the resampled grid (default: the median gap)
@@ -491,7 +519,7 @@ void writeVolumeText(const Volume& v, const std::vector<Problem>& problems, std:
 
 int runInfo(const std::vector<std::string>& argv) {
     const Arguments args = parse("info", argv, {"--json", "--help", "--resample", "--timing"},
-                                 {"--series", "--threads", "--spacing"});
+                                 {"--series", "--threads", "--spacing", "--instance"});
     if (args.has("--help")) {
         std::cout << kInfoHelp;
         return 0;
@@ -514,8 +542,8 @@ int runInfo(const std::vector<std::string>& argv) {
 }
 
 const char* kConvertHelp =
-    R"(usage: radiolens-cli convert PATH OUT.{mha,nrrd,nii.gz} [--series UID] [--no-resample]
-                             [--spacing MM] [--threads N]
+    R"(usage: radiolens-cli convert PATH OUT.{mha,nrrd,nii.gz} [--series UID] [--instance N]
+                             [--no-resample] [--spacing MM] [--threads N]
 
 Writes one series as a volume (or a 2D image as a one-slice volume) with its geometry (LPS
 origin, spacing, direction; NIfTI gets RAS as its standard says) and its values unchanged (HU
@@ -523,6 +551,7 @@ for CT). A tilted or irregular series is resampled onto a regular grid, since th
 cannot hold a sheared stack; --no-resample writes the slices as they are (approximate grid).
 
   --series UID    the SeriesInstanceUID to write
+  --instance N    only image N of the series (in instance order)
   --no-resample   keep a tilted or irregular stack as it is
   --spacing MM    slice spacing of the resampled grid (default: the median gap)
   --threads N     decoding threads (default: every core)
@@ -669,10 +698,13 @@ int main(int argc, char** argv) {
     std::setlocale(LC_ALL, "");
     std::setlocale(LC_NUMERIC, "C");
     std::vector<std::string> args(argv + 1, argv + argc);
-    if (args.empty() || args.front() == "--help" || args.front() == "-h" ||
-        args.front() == "help") {
+    if (args.empty()) {
+        std::fprintf(stderr, "%s: give a command (see '%s --help')\n", kProgram, kProgram);
+        return 2;
+    }
+    if (args.front() == "--help" || args.front() == "-h" || args.front() == "help") {
         std::cout << kHelp;
-        return args.empty() ? 2 : 0;
+        return 0;
     }
     if (args.front() == "--version") {
         std::cout << "radiolens-cli 0.1.0\n";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -193,10 +194,14 @@ std::vector<double> DicomDataSet::numbers(DicomTag tag) const {
         binary(std::uint32_t{});
     } else if (e->isVr("SL")) {
         binary(std::int32_t{});
-    } else if (e->isVr("FL")) {
-        binary(float{});
-    } else if (e->isVr("FD")) {
-        binary(double{});
+    } else if (e->isVr("FL") || e->isVr("FD")) {
+        e->isVr("FL") ? binary(float{}) : binary(double{});
+        for (double v : out) {
+            if (!std::isfinite(v)) {
+                throw DicomValueError(describeTag(tag) +
+                                      " holds a value that is not a finite number");
+            }
+        }
     } else {
         // DS, IS, or text of an unknown VR (implicit VR files): backslash-separated numbers.
         std::string_view rest = value;
@@ -208,7 +213,8 @@ std::vector<double> DicomDataSet::numbers(DicomTag tag) const {
                 char* end = nullptr;
                 errno = 0;
                 const double v = std::strtod(copy.c_str(), &end);
-                if (end == copy.c_str() || *end != '\0' || errno == ERANGE) {
+                // strtod also takes "nan" and "inf", which no DICOM number may be.
+                if (end == copy.c_str() || *end != '\0' || errno == ERANGE || !std::isfinite(v)) {
                     throw DicomValueError(describeTag(tag) + " is '" + std::string(trimmed(value)) +
                                           "', not a number");
                 }

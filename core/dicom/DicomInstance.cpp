@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace radiolens {
 
@@ -65,8 +66,10 @@ void readPlane(const DicomDataSet* positionSource, const DicomDataSet* orientati
                 warnings.push_back(
                     "ImageOrientationPatient is not two orthogonal unit vectors; ignored");
             } else {
-                frame.rowDirection = normalized(*row);
-                frame.columnDirection = normalized(*column);
+                // Orthonormalise (Gram-Schmidt) so the normal and the ITK direction are exact.
+                const Vec3 r = normalized(*row);
+                frame.rowDirection = r;
+                frame.columnDirection = normalized(*column - r * dot(*column, r));
             }
         }
     }
@@ -374,28 +377,38 @@ DicomImage readImage(const DicomFileHeader& header, const std::string& path) {
             }
         }
     } else if (p.frames > 1 && base.position && base.rowDirection) {
-        // Classic multi-frame: RT dose lists frame offsets; NM and others a fixed spacing.
+        // Classic multi-frame: frames are places only when the file says so. RT dose lists
+        // frame offsets; NM steps by SpacingBetweenSlices along its SliceVector; frames that
+        // FrameIncrementPointer says are time points (cine) get no invented positions.
         const Vec3 normal = cross(*base.rowDirection, *base.columnDirection);
         const std::vector<double> offsets = ds.numbers(tags::GridFrameOffsetVector);
+        bool temporal = false;
+        const std::string_view pointers = ds.bytes(tags::FrameIncrementPointer);
+        for (std::size_t i = 0; i + 4 <= pointers.size(); i += 4) {
+            std::uint16_t group = 0, element = 0;
+            std::memcpy(&group, pointers.data() + i, 2);
+            std::memcpy(&element, pointers.data() + i + 2, 2);
+            const DicomTag pointer = dicomTag(group, element);
+            temporal = temporal || pointer == tags::FrameTime || pointer == tags::FrameTimeVector;
+        }
         if (offsets.size() == std::size_t(p.frames)) {
             for (int f = 0; f < p.frames; ++f) {
                 image.frames[std::size_t(f)].position =
                     *base.position + normal * (offsets[std::size_t(f)] - offsets[0]);
             }
-        } else {
-            const double step =
-                image.spacingBetweenSlices.value_or(image.sliceThickness.value_or(0.0));
-            if (step > 0.0) {
-                for (int f = 0; f < p.frames; ++f) {
-                    image.frames[std::size_t(f)].position = *base.position + normal * (step * f);
-                }
-            } else {
-                for (int f = 1; f < p.frames; ++f) {
-                    image.frames[std::size_t(f)].position.reset();
-                }
-                image.warnings.push_back("multi-frame image without frame spacing: frames are "
-                                         "shown in order, without positions");
+        } else if (!temporal && image.spacingBetweenSlices && *image.spacingBetweenSlices > 0.0) {
+            for (int f = 0; f < p.frames; ++f) {
+                image.frames[std::size_t(f)].position =
+                    *base.position + normal * (*image.spacingBetweenSlices * f);
             }
+            image.warnings.push_back("frame positions inferred from SpacingBetweenSlices");
+        } else {
+            for (int f = 1; f < p.frames; ++f) {
+                image.frames[std::size_t(f)].position.reset();
+            }
+            image.warnings.push_back(temporal ? "frames are time points (cine): shown in order"
+                                              : "multi-frame image without frame spacing: frames "
+                                                "are shown in order, without positions");
         }
     }
     return image;

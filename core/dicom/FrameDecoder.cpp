@@ -15,8 +15,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <deque>
+#include <future>
 #include <cstring>
 #include <utility>
 #include <mutex>
@@ -91,6 +94,70 @@ const GdcmPlugin& gdcmPlugin() {
     return plugin;
 }
 
+/// Every frame of one JPEG 2000 file, decoded.
+struct Jpeg2000File {
+    std::vector<char> pixels;
+    int planarConfiguration = 0;
+    std::string photometric;
+};
+
+std::shared_ptr<const Jpeg2000File> decodeJpeg2000(const std::string& path) {
+    const GdcmPlugin& plugin = gdcmPlugin();
+    if (plugin.decode == nullptr) {
+        throw DicomValueError(path + ": " + plugin.error);
+    }
+    RadiolensDecodedPixels decoded{};
+    char error[256] = {0};
+    if (plugin.decode(path.c_str(), &decoded, error, int(sizeof error)) != 0) {
+        throw DicomValueError(path + ": JPEG 2000: " + error);
+    }
+    auto file = std::make_shared<Jpeg2000File>();
+    const char* bytes = static_cast<const char*>(decoded.pixels);
+    file->pixels.assign(bytes, bytes + decoded.bytes);
+    file->planarConfiguration = decoded.planarConfiguration;
+    file->photometric = decoded.photometric;
+    plugin.release(&decoded);
+    return file;
+}
+
+/// Decodes a multi-frame JPEG 2000 file once for all threads: the first thread to ask decodes,
+/// the others wait for its result. Keeps the two most recent files.
+std::shared_ptr<const Jpeg2000File> sharedJpeg2000(const std::string& path) {
+    using Entry = std::pair<std::string, std::shared_future<std::shared_ptr<const Jpeg2000File>>>;
+    static std::mutex mutex;
+    static std::deque<Entry> recent;
+    std::promise<std::shared_ptr<const Jpeg2000File>> promise;
+    std::shared_future<std::shared_ptr<const Jpeg2000File>> future;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        for (const Entry& entry : recent) {
+            if (entry.first == path) {
+                future = entry.second;
+                break;
+            }
+        }
+        if (!future.valid()) {
+            future = promise.get_future().share();
+            recent.emplace_back(path, future);
+            if (recent.size() > 2) {
+                recent.pop_front();
+            }
+        } else {
+            return future.get();
+        }
+    }
+    try {
+        promise.set_value(decodeJpeg2000(path));
+    } catch (...) {
+        promise.set_exception(std::current_exception());
+        std::lock_guard<std::mutex> lock(mutex);
+        recent.erase(std::remove_if(recent.begin(), recent.end(),
+                                    [&](const Entry& e) { return e.first == path; }),
+                     recent.end());
+    }
+    return future.get();
+}
+
 } // namespace
 
 bool isSupportedTransferSyntax(const std::string& uid) {
@@ -115,7 +182,7 @@ struct FrameDecoder::Impl {
     int nextFrame = 0;
     // Last JPEG 2000 file, decoded whole by GDCM.
     std::string gdcmPath;
-    std::vector<char> gdcmPixels;
+    std::shared_ptr<const Jpeg2000File> gdcmPixels;
     DecodedFrameLayout gdcmLayout;
     // Packed 1-bit pixel data of the last such file.
     std::string bitsPath;
@@ -151,7 +218,9 @@ struct FrameDecoder::Impl {
 
     DecodedFrameLayout withDcmtk(const DicomImage& image, int frame, void* out) {
         initialiseDcmtk();
-        if (dcmtkPath != image.path || !dcmtkFile || frame < nextFrame) {
+        // The file stays open for its other frames, in any order: DCMTK finds a frame's first
+        // fragment from the offset table or when each frame is one fragment (always for RLE).
+        if (dcmtkPath != image.path || !dcmtkFile) {
             dcmtkFile = std::make_unique<DcmFileFormat>();
             // Large values (the pixel data) stay in the file and are read frame by frame.
             const OFCondition status = dcmtkFile->loadFile(image.path.c_str(), EXS_Unknown,
@@ -204,9 +273,25 @@ struct FrameDecoder::Impl {
         const std::size_t bytes = image.pixels.frameBytes();
         // DCMTK wants an even buffer size (it may swap 16-bit words); callers allocate one
         // spare byte.
-        const OFCondition status =
-            pixelData->getUncompressedFrame(dataset, Uint32(frame), fragment, out,
-                                            Uint32(bytes + (bytes & 1)), colourModel, &cache);
+        const Uint32 bufferSize = Uint32(bytes + (bytes & 1));
+        OFCondition status = pixelData->getUncompressedFrame(dataset, Uint32(frame), fragment, out,
+                                                             bufferSize, colourModel, &cache);
+        if (status.bad() && fragment == 0 && frame > 0 && image.encapsulated) {
+            // Several fragments per frame and no offset table: the fragments of frame n are
+            // known only by decoding frames 0..n-1 first (rare; costly, but correct).
+            std::vector<char> skipped(bufferSize);
+            fragment = 0;
+            status = EC_Normal;
+            for (int f = 0; f < frame && status.good(); ++f) {
+                OFString ignored;
+                status = pixelData->getUncompressedFrame(
+                    dataset, Uint32(f), fragment, skipped.data(), bufferSize, ignored, &cache);
+            }
+            if (status.good()) {
+                status = pixelData->getUncompressedFrame(dataset, Uint32(frame), fragment, out,
+                                                         bufferSize, colourModel, &cache);
+            }
+        }
         if (status.bad()) {
             dcmtkFile.reset();
             throw DicomValueError(
@@ -240,30 +325,23 @@ struct FrameDecoder::Impl {
 
     DecodedFrameLayout withGdcm(const DicomImage& image, int frame, void* out) {
         if (gdcmPath != image.path) {
-            const GdcmPlugin& plugin = gdcmPlugin();
-            if (plugin.decode == nullptr) {
-                throw DicomValueError(image.path + ": " + plugin.error);
-            }
-            RadiolensDecodedPixels decoded{};
-            char error[256] = {0};
-            if (plugin.decode(image.path.c_str(), &decoded, error, int(sizeof error)) != 0) {
-                throw DicomValueError(image.path + ": JPEG 2000: " + error);
-            }
-            const char* bytes = static_cast<const char*>(decoded.pixels);
-            gdcmPixels.assign(bytes, bytes + decoded.bytes);
-            plugin.release(&decoded);
+            // Multi-frame files are decoded once per process and shared by the threads that
+            // ask for their frames; single frames are decoded by each thread on its own.
+            std::shared_ptr<const Jpeg2000File> decoded =
+                image.pixels.frames > 1 ? sharedJpeg2000(image.path) : decodeJpeg2000(image.path);
+            gdcmPixels = decoded;
             gdcmLayout.colourByPlane =
-                image.pixels.samplesPerPixel == 3 && decoded.planarConfiguration == 1;
+                image.pixels.samplesPerPixel == 3 && decoded->planarConfiguration == 1;
             gdcmLayout.colourModel =
-                decoded.photometric[0] != '\0' ? decoded.photometric : image.pixels.photometric;
+                decoded->photometric.empty() ? image.pixels.photometric : decoded->photometric;
             gdcmPath = image.path;
         }
         const std::size_t bytes = image.pixels.frameBytes();
-        if (gdcmPixels.size() < bytes * std::size_t(frame + 1)) {
+        if (gdcmPixels->pixels.size() < bytes * std::size_t(frame + 1)) {
             throw DicomValueError(image.path +
                                   ": JPEG 2000 data hold fewer frames than the header");
         }
-        std::memcpy(out, gdcmPixels.data() + bytes * std::size_t(frame), bytes);
+        std::memcpy(out, gdcmPixels->pixels.data() + bytes * std::size_t(frame), bytes);
         return gdcmLayout;
     }
 };

@@ -60,45 +60,60 @@ bool isColour(const PixelModule& p) {
     return p.samplesPerPixel == 3;
 }
 
-/// What frames must share to be one volume.
-std::string groupKey(const DicomImage& image, const FrameInfo& frame) {
-    const PixelModule& p = image.pixels;
-    char text[256];
-    const auto dir = [](const std::optional<Vec3>& v) {
-        return v ? std::array<long long, 3>{std::llround(v->x * 1000), std::llround(v->y * 1000),
-                                            std::llround(v->z * 1000)}
-                 : std::array<long long, 3>{9999, 9999, 9999};
-    };
-    const auto r = dir(frame.rowDirection);
-    const auto c = dir(frame.columnDirection);
-    std::snprintf(text, sizeof text, "%dx%d s%d b%d p%d %s o%lld,%lld,%lld,%lld,%lld,%lld",
-                  p.columns, p.rows, p.samplesPerPixel, p.bitsAllocated, p.pixelRepresentation,
-                  isColour(p) ? "colour" : "grey", r[0], r[1], r[2], c[0], c[1], c[2]);
-    return text;
+/// Frames of one volume share size, samples, bits, signedness, orientation (each cosine within
+/// 1e-3, about 0.06 degrees: scanners write float noise) and pixel spacing (within 0.1%).
+bool closeVectors(const std::optional<Vec3>& a, const std::optional<Vec3>& b) {
+    if (a.has_value() != b.has_value()) {
+        return false;
+    }
+    if (!a) {
+        return true;
+    }
+    const Vec3 d = *a - *b;
+    return std::max({std::abs(d.x), std::abs(d.y), std::abs(d.z)}) <= 1e-3;
 }
 
-/// Why a frame does not fit the chosen group, in words.
-std::string mismatchReason(const DicomImage& image, const FrameInfo& frame,
-                           const DicomImage& reference, const FrameInfo& referenceFrame) {
+bool closeSpacing(const std::optional<double>& a, const std::optional<double>& b) {
+    if (a.has_value() != b.has_value()) {
+        return false;
+    }
+    return !a || std::abs(*a - *b) <= 1e-3 * std::max(1.0, std::abs(*a));
+}
+
+/// Why frame `f` of `image` cannot join a volume made of frames like `ref`, or empty if it can.
+std::string mismatchReason(const DicomImage& image, const FrameInfo& f, const DicomImage& reference,
+                           const FrameInfo& ref) {
     const PixelModule& a = image.pixels;
     const PixelModule& b = reference.pixels;
+    char text[200];
     if (a.rows != b.rows || a.columns != b.columns) {
-        return "left out: " + std::to_string(a.columns) + " x " + std::to_string(a.rows) +
-               " pixels while the rest of the series is " + std::to_string(b.columns) + " x " +
-               std::to_string(b.rows);
+        std::snprintf(text, sizeof text,
+                      "left out: %d x %d pixels while the rest of the series is %d x %d", a.columns,
+                      a.rows, b.columns, b.rows);
+        return text;
     }
     if (a.samplesPerPixel != b.samplesPerPixel) {
         return "left out: colour and grey images mixed in one series";
     }
     if (a.bitsAllocated != b.bitsAllocated || a.pixelRepresentation != b.pixelRepresentation) {
-        return "left out: " + std::to_string(a.bitsAllocated) + "-bit " +
-               (a.pixelRepresentation ? "signed" : "unsigned") + " pixels while the rest are " +
-               std::to_string(b.bitsAllocated) + "-bit " +
-               (b.pixelRepresentation ? "signed" : "unsigned");
+        std::snprintf(text, sizeof text, "left out: %d-bit %s pixels while the rest are %d-bit %s",
+                      a.bitsAllocated, a.pixelRepresentation ? "signed" : "unsigned",
+                      b.bitsAllocated, b.pixelRepresentation ? "signed" : "unsigned");
+        return text;
     }
-    (void)frame;
-    (void)referenceFrame;
-    return "left out: orientation differs from the rest of the series (a localizer?)";
+    if (!closeVectors(f.rowDirection, ref.rowDirection) ||
+        !closeVectors(f.columnDirection, ref.columnDirection)) {
+        return "left out: orientation differs from the rest of the series (a localizer?)";
+    }
+    if (!closeSpacing(f.rowSpacing, ref.rowSpacing) ||
+        !closeSpacing(f.columnSpacing, ref.columnSpacing)) {
+        std::snprintf(text, sizeof text,
+                      "left out: pixel spacing %.4g x %.4g mm while the rest is %.4g x %.4g mm",
+                      f.columnSpacing.value_or(0.0), f.rowSpacing.value_or(0.0),
+                      ref.columnSpacing.value_or(0.0), ref.rowSpacing.value_or(0.0));
+        return text;
+    }
+    return {};
 }
 
 struct OutputChoice {
@@ -421,6 +436,11 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
             errors[i] = e.what();
         }
     });
+    if (!watch.progress(0.02)) {
+        result.cancelled = true;
+        result.error = "cancelled";
+        return result;
+    }
     std::vector<std::string> imageWarnings;
     for (std::size_t i = 0; i < files.size(); ++i) {
         if (!errors[i].empty()) {
@@ -432,46 +452,96 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
         }
     }
 
-    // 2. Frames grouped by what must match; the largest group is the volume.
-    std::vector<FrameRef> frames;
-    std::map<std::string, std::vector<FrameRef>> groups;
+    // 2. Projection radiographs are separate images: load the one asked for (default the first
+    //    by instance number) and say how many there are.
+    std::vector<std::size_t> usable;
     for (std::size_t i = 0; i < images.size(); ++i) {
-        if (!images[i]) {
-            continue;
-        }
-        for (int f = 0; f < images[i]->pixels.frames; ++f) {
-            groups[groupKey(*images[i], images[i]->frames[std::size_t(f)])].push_back({i, f});
+        if (images[i]) {
+            usable.push_back(i);
         }
     }
-    if (groups.empty()) {
-        result.error = result.problems.size() == 1 ? result.problems.front().reason
-                                                   : "none of the " + std::to_string(files.size()) +
-                                                         " files holds a usable image";
+    if (usable.empty()) {
+        result.error =
+            result.problems.size() == 1
+                ? result.problems.front().path + ": " + result.problems.front().reason
+                : "none of the " + std::to_string(files.size()) +
+                      " files holds a usable image (first: " + result.problems.front().path + ": " +
+                      result.problems.front().reason + ")";
         return result;
     }
+    std::stable_sort(usable.begin(), usable.end(), [&](std::size_t a, std::size_t b) {
+        return std::tie(images[a]->identity.instanceNumber, images[a]->path) <
+               std::tie(images[b]->identity.instanceNumber, images[b]->path);
+    });
+    std::string projectionNote;
+    if (isProjectionModality(images[usable.front()]->identity.modality) && usable.size() > 1) {
+        const int wanted = m_options.instance < 0 ? 0 : m_options.instance;
+        if (wanted >= int(usable.size())) {
+            result.error = "the series holds " + std::to_string(usable.size()) +
+                           " images; there is no image " + std::to_string(wanted + 1);
+            return result;
+        }
+        projectionNote = "this series holds " + std::to_string(usable.size()) +
+                         " projection images; image " + std::to_string(wanted + 1) +
+                         " is shown (views are not stacked)";
+        usable = {usable[std::size_t(wanted)]};
+    } else if (m_options.instance >= 0) {
+        if (m_options.instance >= int(usable.size())) {
+            result.error = "the series holds " + std::to_string(usable.size()) +
+                           " images; there is no image " + std::to_string(m_options.instance + 1);
+            return result;
+        }
+        usable = {usable[std::size_t(m_options.instance)]};
+    }
+
+    // 3. Frames that fit together form groups (clustered with tolerances, so float noise in
+    //    the headers does not split a series); the largest group is the volume.
+    struct Group {
+        FrameRef representative;
+        std::vector<FrameRef> members;
+    };
+    std::vector<Group> groups;
+    for (std::size_t i : usable) {
+        for (int f = 0; f < images[i]->pixels.frames; ++f) {
+            const FrameInfo& info = images[i]->frames[std::size_t(f)];
+            Group* home = nullptr;
+            for (Group& g : groups) {
+                const DicomImage& rep = *images[g.representative.image];
+                if (mismatchReason(*images[i], info, rep,
+                                   rep.frames[std::size_t(g.representative.frame)])
+                        .empty()) {
+                    home = &g;
+                    break;
+                }
+            }
+            if (home == nullptr) {
+                groups.push_back({{i, f}, {}});
+                home = &groups.back();
+            }
+            home->members.push_back({i, f});
+        }
+    }
     const auto largest =
-        std::max_element(groups.begin(), groups.end(), [](const auto& a, const auto& b) {
-            return a.second.size() < b.second.size();
+        std::max_element(groups.begin(), groups.end(), [](const Group& a, const Group& b) {
+            return a.members.size() < b.members.size();
         });
-    frames = largest->second;
-    const FrameRef reference = frames.front();
-    for (const auto& [key, members] : groups) {
-        if (key == largest->first) {
+    std::vector<FrameRef> frames = largest->members;
+    const FrameRef reference = largest->representative;
+    const DicomImage& referenceImage = *images[reference.image];
+    const FrameInfo& referenceFrame = referenceImage.frames[std::size_t(reference.frame)];
+    for (const Group& g : groups) {
+        if (&g == &*largest) {
             continue;
         }
-        std::map<std::size_t, int> perFile;
-        for (const FrameRef& f : members) {
-            ++perFile[f.image];
+        std::map<std::size_t, int> firstFrame; // per file, its first frame in this group
+        for (const FrameRef& f : g.members) {
+            firstFrame.emplace(f.image, f.frame);
         }
-        for (const auto& [imageIndex, count] : perFile) {
-            const FrameRef& any = members.front();
-            (void)count;
+        for (const auto& [imageIndex, frame] : firstFrame) {
             result.problems.push_back(
                 {files[imageIndex],
-                 mismatchReason(*images[imageIndex],
-                                images[imageIndex]->frames[std::size_t(any.frame)],
-                                *images[reference.image],
-                                images[reference.image]->frames[std::size_t(reference.frame)])});
+                 mismatchReason(*images[imageIndex], images[imageIndex]->frames[std::size_t(frame)],
+                                referenceImage, referenceFrame)});
         }
     }
     const auto frameInfo = [&](const FrameRef& f) -> const FrameInfo& {
@@ -485,7 +555,7 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
                std::tie(ib.identity.instanceNumber, ib.path, b.frame);
     });
 
-    // 3. Geometry: sort along the normal when every frame has a position.
+    // 4. Geometry: sort along the normal when every frame has a position.
     const DicomImage& first = *images[frames.front().image];
     const FrameInfo& firstInfo = frameInfo(frames.front());
     const double columnSpacing = firstInfo.columnSpacing.value_or(1.0);
@@ -512,7 +582,7 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
     const std::size_t depth = ordered.size();
     result.timing.headers = secondsSince(start);
 
-    // 4. Output type and the one allocation.
+    // 5. Output type and the one allocation.
     std::vector<const DicomImage*> groupImages;
     std::vector<const FrameInfo*> groupFrames;
     for (const FrameRef& f : ordered) {
@@ -562,9 +632,9 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
             }
             volume->spacing.z =
                 first.spacingBetweenSlices.value_or(first.sliceThickness.value_or(1.0));
-            if (volume->spacing.z <= 0.0) {
-                volume->spacing.z = 1.0;
-            }
+        }
+        if (!(volume->spacing.z > 0.0) || !std::isfinite(volume->spacing.z)) {
+            volume->spacing.z = 1.0;
         }
         return volume;
     };
@@ -578,7 +648,7 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
         return result;
     }
 
-    // 5. Decode, middle slice first, on every core.
+    // 6. Decode, middle slice first, on every core.
     std::vector<std::size_t> priority = middleOutOrder(depth);
     std::mutex mutex;
     std::vector<std::string> sliceErrors(depth);
@@ -597,6 +667,7 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
                 const std::size_t k = priority[slot];
                 const FrameRef& ref = ordered[k];
                 const DicomImage& image = *images[ref.image];
+                bool ok = false;
                 try {
                     if (scratch.size() < FrameDecoder::decodedFrameBytes(image) + 1) {
                         scratch.resize(FrameDecoder::decodedFrameBytes(image) + 1);
@@ -609,13 +680,18 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
                         stop = true;
                         break;
                     }
+                    ok = true;
                 } catch (const std::exception& e) {
                     sliceErrors[k] = e.what();
                 }
-                if (!firstDone.exchange(true)) {
-                    result.timing.firstSlice = secondsSince(start);
+                if (ok) {
+                    if (!firstDone.exchange(true)) {
+                        result.timing.firstSlice = secondsSince(start);
+                    }
+                    watch.sliceDecoded(k);
+                } else {
+                    watch.sliceFailed(k, sliceErrors[k]);
                 }
-                watch.sliceDecoded(k);
                 const std::size_t n = ++decoded;
                 if (reporter && !watch.progress(0.05 + 0.95 * double(n) / double(depth))) {
                     stop = true;
@@ -663,7 +739,7 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
         return result;
     }
 
-    // 6. Slices that failed are reported and shown as the darkest value, not as zeros.
+    // 7. Slices that failed are reported and shown as the darkest value, not as zeros.
     std::size_t failed = 0;
     for (std::size_t k = 0; k < depth; ++k) {
         if (!sliceErrors[k].empty()) {
@@ -680,9 +756,12 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
     volume->statistics.count = total.count;
     volume->statistics.mean = total.count ? total.sum / double(total.count) : 0.0;
     if (failed > 0) {
+        // The value shown darkest: the minimum, or the maximum for MONOCHROME1.
+        const double darkest =
+            volume->photometric == Photometric::Monochrome1 ? total.max : total.min;
         for (std::size_t k = 0; k < depth; ++k) {
             if (!sliceErrors[k].empty()) {
-                fillSlice(*volume, k, total.min);
+                fillSlice(*volume, k, darkest);
             }
         }
         volume->statistics = computeStatistics(*volume);
@@ -690,7 +769,10 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
                                    " slices could not be decoded and are blank");
     }
 
-    // 7. Warnings a reader must see.
+    // 8. Warnings a reader must see.
+    if (!projectionNote.empty()) {
+        volume->warnings.push_back(projectionNote);
+    }
     for (const auto& w : stack.warnings) {
         volume->warnings.push_back(w);
     }

@@ -16,6 +16,10 @@ struct SeriesLoadOptions {
     double resampleSpacing = 0.0;
     /// Decoding threads; 0 uses every core.
     int threads = 0;
+    /// Load only this image of the series (0-based, in instance order); -1 loads them all.
+    /// Projection radiographs (CR, DX, MG, XA, ...) are never stacked: with -1 the first is
+    /// loaded and a warning says how many there are.
+    int instance = -1;
 };
 
 /// Follows a load. volumeStarted() and progress() are called on the loading thread;
@@ -27,6 +31,9 @@ public:
     virtual void volumeStarted(const std::shared_ptr<const Volume>& volume) {}
     /// Slice k holds its final values and may be read.
     virtual void sliceDecoded(std::size_t k) {}
+    /// Slice k could not be decoded (`reason`); it is not to be shown. When the load ends it
+    /// holds the darkest value and the volume's warnings say so.
+    virtual void sliceFailed(std::size_t k, const std::string& reason) {}
     /// Fraction done in [0, 1]; return false to cancel.
     virtual bool progress(double fraction) { return true; }
 };

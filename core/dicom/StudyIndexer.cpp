@@ -226,34 +226,48 @@ StudyIndex StudyIndexer::index(const std::vector<std::string>& paths,
         if (error || !fs::exists(status)) {
             builder.problem(path, "no such file or folder");
         } else if (fs::is_directory(status)) {
-            fs::recursive_directory_iterator it(
-                canonical(path), fs::directory_options::skip_permission_denied, error);
-            if (error) {
-                builder.problem(path, "cannot read folder: " + error.message());
-                continue;
-            }
+            // An explicit stack of folders: an error in one folder (EIO on a damaged disc, too
+            // many open files, a folder removed meanwhile) is reported and the walk goes on.
+            // Symbolic links to folders are not followed (no loops).
+            std::vector<fs::path> folders{canonical(path)};
             std::size_t walked = 0;
-            for (const fs::recursive_directory_iterator end; it != end; it.increment(error)) {
+            while (!folders.empty() && !cancelled) {
+                const fs::path folder = std::move(folders.back());
+                folders.pop_back();
+                fs::directory_iterator it(folder, fs::directory_options::skip_permission_denied,
+                                          error);
                 if (error) {
-                    builder.problem(it->path().string(), "cannot read: " + error.message());
+                    builder.problem(folder.string(), "cannot read folder: " + error.message());
                     error.clear();
                     continue;
                 }
-                // Hidden files and folders (.DS_Store, .git, application sidecars) are not
-                // part of a study.
-                if (it->path().filename().string().rfind('.', 0) == 0) {
-                    if (it->is_directory(error)) {
-                        it.disable_recursion_pending();
+                for (const fs::directory_iterator end; it != end; it.increment(error)) {
+                    if (error) {
+                        break;
                     }
-                    continue;
+                    const fs::directory_entry& entry = *it;
+                    // Hidden files and folders (.DS_Store, .git, application sidecars) are not
+                    // part of a study; files named DICOMDIR are found by the walk itself.
+                    const std::string name = entry.path().filename().string();
+                    if (name.rfind('.', 0) == 0) {
+                        continue;
+                    }
+                    std::error_code kindError;
+                    const fs::file_status kind = entry.symlink_status(kindError);
+                    if (fs::is_directory(kind)) {
+                        folders.push_back(entry.path());
+                    } else if (entry.is_regular_file(kindError) && !isDicomdirName(name)) {
+                        addFile(entry.path().string());
+                    }
+                    if (++walked % 256 == 0 && !sink.report(0.0)) {
+                        cancelled = true;
+                        break;
+                    }
                 }
-                // Files referenced by a DICOMDIR in a walked folder are found by the walk itself.
-                if (it->is_regular_file(error) && !isDicomdirName(it->path().string())) {
-                    addFile(it->path().string());
-                }
-                if (++walked % 4096 == 0 && !sink.report(0.0)) {
-                    cancelled = true;
-                    break;
+                if (error) {
+                    builder.problem(folder.string(),
+                                    "stopped reading this folder: " + error.message());
+                    error.clear();
                 }
             }
         } else if (isDicomdirName(path)) {

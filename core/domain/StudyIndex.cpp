@@ -2,6 +2,15 @@
 
 namespace radiolens {
 
+bool isProjectionModality(const std::string& modality) {
+    for (const char* m : {"CR", "DX", "MG", "IO", "PX", "RG", "XA", "RF"}) {
+        if (modality == m) {
+            return true;
+        }
+    }
+    return false;
+}
+
 std::vector<std::string> SeriesEntry::paths() const {
     std::vector<std::string> out;
     out.reserve(instances.size());

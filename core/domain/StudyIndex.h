@@ -55,6 +55,10 @@ struct PatientEntry {
     std::vector<StudyEntry> studies; ///< sorted by date, then UID
 };
 
+/// True for projection radiography (CR, DX, MG, IO, PX, RG, XA, RF): each image is a view of
+/// its own and is never stacked with the others of its series into a volume.
+bool isProjectionModality(const std::string& modality);
+
 /// Patient -> Study -> Series -> Instance tree of what was found, plus every file that could
 /// not be used. A value type: cheap to move, safe to hand to another thread.
 struct StudyIndex {

@@ -19,8 +19,16 @@ RenderedSlice renderSlice(const Volume& volume, std::size_t k, const DisplayWind
         dispatchComponent(format.component, [&](auto tag) {
             using T = decltype(tag);
             const T* p = static_cast<const T*>(volume.sliceData(k));
-            const double scale =
-                sizeof(T) == 1 ? 1.0 : 255.0 / std::max(1.0, volume.statistics.max);
+            // Wider than 8 bits: scale by this slice's own maximum (the volume's statistics are
+            // not final while the slices are still arriving).
+            double scale = 1.0;
+            if (sizeof(T) > 1) {
+                double peak = 1.0;
+                for (std::size_t i = 0; i < n * 3; ++i) {
+                    peak = std::max(peak, double(p[i]));
+                }
+                scale = 255.0 / peak;
+            }
             for (std::size_t i = 0; i < n * 3; ++i) {
                 out.pixels[i] = std::uint8_t(std::clamp(double(p[i]) * scale, 0.0, 255.0));
             }

@@ -7,9 +7,14 @@
 #include <itkImageIOBase.h>
 #include <itkImageIOFactory.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
+
+namespace fs = std::filesystem;
 
 namespace radiolens {
 
@@ -90,6 +95,23 @@ bool isWritableVolumePath(const std::string& path) {
     return false;
 }
 
+namespace {
+
+/// ITK's messages span several lines; a reason is one.
+std::string oneLine(std::string text) {
+    for (char& c : text) {
+        if (c == '\n' || c == '\r') {
+            c = ' ';
+        }
+    }
+    while (!text.empty() && text.back() == ' ') {
+        text.pop_back();
+    }
+    return text;
+}
+
+} // namespace
+
 void writeVolume(const Volume& volume, const std::string& path) {
     if (!isWritableVolumePath(path)) {
         throw std::runtime_error(path + ": unknown output format (use .mha, .nrrd or .nii.gz)");
@@ -99,17 +121,49 @@ void writeVolume(const Volume& volume, const std::string& path) {
         throw std::runtime_error(path +
                                  ": NIfTI stores colour only as 8-bit RGB; use .mha or .nrrd");
     }
+    const fs::path target = fs::absolute(fs::path(path));
+    std::error_code error;
+    if (!fs::is_directory(target.parent_path(), error)) {
+        throw std::runtime_error(path + ": the folder " + target.parent_path().string() +
+                                 " does not exist");
+    }
+    if (access(target.parent_path().c_str(), W_OK) != 0) {
+        throw std::runtime_error(path + ": the folder is not writable");
+    }
+    // Single-file formats are written under a temporary name and renamed into place, so a
+    // failed or interrupted write never leaves a file that looks complete. (.mhd/.nhdr name
+    // their data file inside the header, so they are written in place.)
+    const bool singleFile = !endsWith(path, ".mhd") && !endsWith(path, ".nhdr");
+    const std::string name = target.filename().string();
+    const fs::path written =
+        singleFile ? target.parent_path() / (".partial-" + std::to_string(getpid()) + "-" + name)
+                   : target;
     try {
         withItkImage(volume, [&](auto image) {
             using ImageType = typename decltype(image)::ObjectType;
             auto writer = itk::ImageFileWriter<ImageType>::New();
-            writer->SetFileName(path);
+            writer->SetFileName(written.string());
             writer->SetInput(image);
             writer->SetUseCompression(endsWith(path, ".gz"));
             writer->Update();
         });
     } catch (const itk::ExceptionObject& e) {
-        throw std::runtime_error(path + ": " + e.GetDescription());
+        fs::remove(written, error);
+        throw std::runtime_error(path + ": " + oneLine(e.GetDescription()));
+    }
+    // Some ITK writers (NIfTI) report failure only on stderr: check what is on disk.
+    const std::uintmax_t size = fs::file_size(written, error);
+    const bool compressed = endsWith(path, ".gz");
+    if (error || size == 0 || (!compressed && singleFile && size < volume.byteSize())) {
+        fs::remove(written, error);
+        throw std::runtime_error(path + ": the file could not be written completely");
+    }
+    if (singleFile) {
+        fs::rename(written, target, error);
+        if (error) {
+            fs::remove(written, error);
+            throw std::runtime_error(path + ": " + error.message());
+        }
     }
 }
 
@@ -137,7 +191,7 @@ std::shared_ptr<Volume> readVolume(const std::string& path) {
         });
         return out;
     } catch (const itk::ExceptionObject& e) {
-        throw std::runtime_error(path + ": " + e.GetDescription());
+        throw std::runtime_error(path + ": " + oneLine(e.GetDescription()));
     }
 }
 

@@ -11,6 +11,7 @@ namespace radiolens {
 void registerTaskMetatypes() {
     qRegisterMetaType<std::shared_ptr<const StudyIndex>>();
     qRegisterMetaType<std::shared_ptr<const Volume>>();
+    qRegisterMetaType<std::vector<Problem>>();
 }
 
 namespace {
@@ -30,24 +31,43 @@ private:
     int m_last = -1;
 };
 
-/// Core progress -> `emit`, and the job's cancel flag -> the core job.
+/// Core progress -> `emit`, the job's cancel flag -> the core job, and a load's per-slice
+/// events -> callbacks. A cancelled run posts nothing more.
 class JobProgress final : public ProgressSink, public SeriesLoadObserver {
 public:
     JobProgress(std::function<void(double)> emit, const std::atomic<bool>& cancelled)
         : m_emit(std::move(emit))
         , m_cancelled(cancelled) {}
+
     bool report(double fraction) override {
+        if (m_cancelled.load()) {
+            return false;
+        }
         if (m_filter.changed(fraction)) {
             m_emit(fraction);
         }
-        return !m_cancelled.load();
+        return true;
     }
     bool progress(double fraction) override { return report(fraction); }
 
     std::function<void(std::shared_ptr<const Volume>)> onStarted;
     std::function<void(int)> onSlice;
-    void volumeStarted(const std::shared_ptr<const Volume>& volume) override { onStarted(volume); }
-    void sliceDecoded(std::size_t k) override { onSlice(int(k)); }
+    std::function<void(int, const std::string&)> onSliceFailed;
+    void volumeStarted(const std::shared_ptr<const Volume>& volume) override {
+        if (!m_cancelled.load()) {
+            onStarted(volume);
+        }
+    }
+    void sliceDecoded(std::size_t k) override {
+        if (!m_cancelled.load()) {
+            onSlice(int(k));
+        }
+    }
+    void sliceFailed(std::size_t k, const std::string& reason) override {
+        if (!m_cancelled.load()) {
+            onSliceFailed(int(k), reason);
+        }
+    }
 
 private:
     std::function<void(double)> m_emit;
@@ -64,11 +84,13 @@ BackgroundJob::BackgroundJob(QObject* parent)
 
 BackgroundJob::~BackgroundJob() {
     cancel();
-    m_future.waitForFinished();
+    for (QFuture<void>& run : m_runs) {
+        run.waitForFinished();
+    }
 }
 
 bool BackgroundJob::isRunning() const {
-    return m_future.isRunning();
+    return !m_runs.isEmpty() && m_runs.back().isRunning();
 }
 
 void BackgroundJob::cancel() {
@@ -84,7 +106,7 @@ void BackgroundJob::launch(
     auto cancelled = std::make_shared<std::atomic<bool>>(false);
     m_cancel = cancelled;
     const int generation = ++m_generation;
-    // The destructor waits for the run, so `this` outlives every post.
+    // The destructor waits for every run, so `this` outlives every post.
     const Post post = [this, generation](std::function<void()> f) {
         QMetaObject::invokeMethod(
             this,
@@ -95,8 +117,9 @@ void BackgroundJob::launch(
             },
             Qt::QueuedConnection);
     };
-    m_future =
-        QtConcurrent::run([work = std::move(work), cancelled, post] { work(*cancelled, post); });
+    m_runs.removeIf([](const QFuture<void>& run) { return run.isFinished(); });
+    m_runs.append(
+        QtConcurrent::run([work = std::move(work), cancelled, post] { work(*cancelled, post); }));
 }
 
 IndexJob::IndexJob(QObject* parent)
@@ -111,7 +134,9 @@ void IndexJob::start(const QStringList& paths) {
         JobProgress progress([this, post](double f) { post([this, f] { Q_EMIT progressed(f); }); },
                              cancelled);
         auto index = std::make_shared<const StudyIndex>(StudyIndexer().index(list, &progress));
-        post([this, index] { Q_EMIT indexed(index); });
+        if (!cancelled.load()) {
+            post([this, index] { Q_EMIT indexed(index); });
+        }
     });
 }
 
@@ -128,8 +153,12 @@ void SeriesLoadJob::start(const std::vector<std::string>& files, const QString& 
         observer.onSlice = [this, post](int k) {
             post([this, k] { Q_EMIT sliceDecoded(k); });
         };
+        observer.onSliceFailed = [this, post](int k, const std::string& reason) {
+            const QString text = QString::fromStdString(reason);
+            post([this, k, text] { Q_EMIT sliceFailed(k, text); });
+        };
         const SeriesLoadResult result = SeriesLoader().load(files, &observer);
-        if (result.cancelled) {
+        if (result.cancelled || cancelled.load()) {
             return;
         }
         if (!result.ok()) {
@@ -137,10 +166,7 @@ void SeriesLoadJob::start(const std::vector<std::string>& files, const QString& 
             post([this, seriesUid, reason] { Q_EMIT failed(seriesUid, reason); });
             return;
         }
-        QStringList problems;
-        for (const auto& p : result.problems) {
-            problems << QString::fromStdString(p.path + ": " + p.reason);
-        }
+        const std::vector<Problem> problems = result.problems;
         std::shared_ptr<const Volume> volume = result.volume;
         post([this, volume, seriesUid, problems] { Q_EMIT loaded(volume, seriesUid, problems); });
     });

@@ -6,6 +6,7 @@
 
 #include <QFuture>
 #include <QObject>
+#include <QList>
 #include <QStringList>
 
 #include <atomic>
@@ -37,7 +38,9 @@ protected:
     void launch(std::function<void(const std::atomic<bool>& cancelled, const Post& post)> work);
 
 private:
-    QFuture<void> m_future;
+    /// Every run not yet known to be finished: a replaced run may still be winding down and
+    /// posting, so the destructor waits for all of them, not only the latest.
+    QList<QFuture<void>> m_runs;
     std::shared_ptr<std::atomic<bool>> m_cancel;
     std::atomic<int> m_generation{0};
 };
@@ -72,9 +75,11 @@ Q_SIGNALS:
     void volumeStarted(std::shared_ptr<const radiolens::Volume> volume, const QString& seriesUid);
     /// Slice `k` of the started volume holds its final values.
     void sliceDecoded(int k);
-    /// Every slice is there. `problems` lists files left out, as "path: reason".
+    /// Slice `k` could not be decoded; it holds no image.
+    void sliceFailed(int k, const QString& reason);
+    /// Every slice is there. `problems` lists files or frames left out, with reasons.
     void loaded(std::shared_ptr<const radiolens::Volume> volume, const QString& seriesUid,
-                const QStringList& problems);
+                const std::vector<radiolens::Problem>& problems);
     /// Nothing could be shown; `reason` says why.
     void failed(const QString& seriesUid, const QString& reason);
 };

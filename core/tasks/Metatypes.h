@@ -11,6 +11,7 @@
 
 Q_DECLARE_METATYPE(std::shared_ptr<const radiolens::StudyIndex>)
 Q_DECLARE_METATYPE(std::shared_ptr<const radiolens::Volume>)
+Q_DECLARE_METATYPE(std::vector<radiolens::Problem>)
 
 namespace radiolens {
 /// Registers the types above with Qt's meta-type system; call once before connecting.

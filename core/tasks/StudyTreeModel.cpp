@@ -34,6 +34,10 @@ QString personName(const std::string& name) {
 StudyTreeModel::StudyTreeModel(QObject* parent)
     : QAbstractItemModel(parent) {}
 
+bool StudyTreeModel::listsImages(const SeriesEntry& series) {
+    return isProjectionModality(series.modality) && series.instances.size() > 1;
+}
+
 void StudyTreeModel::setIndex(std::shared_ptr<const StudyIndex> index) {
     beginResetModel();
     m_index = std::move(index);
@@ -41,20 +45,32 @@ void StudyTreeModel::setIndex(std::shared_ptr<const StudyIndex> index) {
     m_patientNodes.clear();
     m_studyNodes.clear();
     m_seriesNodes.clear();
+    m_instanceNodes.clear();
     if (m_index) {
         for (int p = 0; p < int(m_index->patients.size()); ++p) {
             m_patientNodes.push_back(int(m_nodes.size()));
-            m_nodes.push_back({p, -1, -1});
+            m_nodes.push_back({p, -1, -1, -1});
             const auto& studies = m_index->patients[std::size_t(p)].studies;
             m_studyNodes.emplace_back();
             m_seriesNodes.emplace_back();
+            m_instanceNodes.emplace_back();
             for (int s = 0; s < int(studies.size()); ++s) {
                 m_studyNodes.back().push_back(int(m_nodes.size()));
-                m_nodes.push_back({p, s, -1});
+                m_nodes.push_back({p, s, -1, -1});
                 m_seriesNodes.back().emplace_back();
-                for (int r = 0; r < int(studies[std::size_t(s)].series.size()); ++r) {
+                m_instanceNodes.back().emplace_back();
+                const auto& seriesList = studies[std::size_t(s)].series;
+                for (int r = 0; r < int(seriesList.size()); ++r) {
                     m_seriesNodes.back().back().push_back(int(m_nodes.size()));
-                    m_nodes.push_back({p, s, r});
+                    m_nodes.push_back({p, s, r, -1});
+                    m_instanceNodes.back().back().emplace_back();
+                    const SeriesEntry& series = seriesList[std::size_t(r)];
+                    if (listsImages(series)) {
+                        for (int i = 0; i < int(series.instances.size()); ++i) {
+                            m_instanceNodes.back().back().back().push_back(int(m_nodes.size()));
+                            m_nodes.push_back({p, s, r, i});
+                        }
+                    }
                 }
             }
         }
@@ -69,14 +85,18 @@ const StudyTreeModel::Node* StudyTreeModel::nodeOf(const QModelIndex& index) con
     return &m_nodes[index.internalId()];
 }
 
-int StudyTreeModel::nodeId(int patient, int study, int series) const {
+int StudyTreeModel::nodeId(int patient, int study, int series, int instance) const {
     if (study < 0) {
         return m_patientNodes[std::size_t(patient)];
     }
     if (series < 0) {
         return m_studyNodes[std::size_t(patient)][std::size_t(study)];
     }
-    return m_seriesNodes[std::size_t(patient)][std::size_t(study)][std::size_t(series)];
+    if (instance < 0) {
+        return m_seriesNodes[std::size_t(patient)][std::size_t(study)][std::size_t(series)];
+    }
+    return m_instanceNodes[std::size_t(patient)][std::size_t(study)][std::size_t(series)]
+                          [std::size_t(instance)];
 }
 
 QModelIndex StudyTreeModel::index(int row, int column, const QModelIndex& parent) const {
@@ -89,8 +109,10 @@ QModelIndex StudyTreeModel::index(int row, int column, const QModelIndex& parent
         id = nodeId(row, -1, -1);
     } else if (p->study < 0) {
         id = nodeId(p->patient, row, -1);
-    } else {
+    } else if (p->series < 0) {
         id = nodeId(p->patient, p->study, row);
+    } else {
+        id = nodeId(p->patient, p->study, p->series, row);
     }
     return createIndex(row, column, quintptr(id));
 }
@@ -103,7 +125,10 @@ QModelIndex StudyTreeModel::parent(const QModelIndex& child) const {
     if (n->series < 0) {
         return createIndex(n->patient, 0, quintptr(nodeId(n->patient, -1, -1)));
     }
-    return createIndex(n->study, 0, quintptr(nodeId(n->patient, n->study, -1)));
+    if (n->instance < 0) {
+        return createIndex(n->study, 0, quintptr(nodeId(n->patient, n->study, -1)));
+    }
+    return createIndex(n->series, 0, quintptr(nodeId(n->patient, n->study, n->series)));
 }
 
 int StudyTreeModel::rowCount(const QModelIndex& parent) const {
@@ -124,6 +149,11 @@ int StudyTreeModel::rowCount(const QModelIndex& parent) const {
     if (p->series < 0) {
         return int(patient.studies[std::size_t(p->study)].series.size());
     }
+    if (p->instance < 0) {
+        const SeriesEntry& series =
+            patient.studies[std::size_t(p->study)].series[std::size_t(p->series)];
+        return listsImages(series) ? int(series.instances.size()) : 0;
+    }
     return 0;
 }
 
@@ -138,7 +168,10 @@ QVariant StudyTreeModel::data(const QModelIndex& index, int role) const {
     }
     const PatientEntry& patient = m_index->patients[std::size_t(n->patient)];
     if (role == LevelRole) {
-        return n->study < 0 ? PatientLevel : (n->series < 0 ? StudyLevel : SeriesLevel);
+        return n->study < 0      ? PatientLevel
+               : n->series < 0   ? StudyLevel
+               : n->instance < 0 ? SeriesLevel
+                                 : InstanceLevel;
     }
     if (n->study < 0) {
         if (role == Qt::DisplayRole) {
@@ -172,6 +205,25 @@ QVariant StudyTreeModel::data(const QModelIndex& index, int role) const {
     const SeriesEntry& series = study.series[std::size_t(n->series)];
     if (role == SeriesUidRole) {
         return text(series.seriesInstanceUid);
+    }
+    if (n->instance >= 0) {
+        const InstanceEntry& image = series.instances[std::size_t(n->instance)];
+        if (role == InstancePathRole || role == Qt::ToolTipRole) {
+            return text(image.path);
+        }
+        if (role == Qt::DisplayRole) {
+            switch (index.column()) {
+            case NameColumn:
+                return tr("Image %1").arg(image.instanceNumber);
+            case ModalityColumn:
+                return text(series.modality);
+            case InstancesColumn:
+                return image.frames;
+            default:
+                return {};
+            }
+        }
+        return {};
     }
     if (role == Qt::ToolTipRole) {
         return text(series.seriesInstanceUid);
@@ -216,10 +268,11 @@ QVariant StudyTreeModel::headerData(int section, Qt::Orientation orientation, in
 QModelIndex StudyTreeModel::indexOfSeries(const QString& seriesInstanceUid) const {
     for (std::size_t id = 0; id < m_nodes.size(); ++id) {
         const Node& n = m_nodes[id];
-        if (n.series >= 0 && text(m_index->patients[std::size_t(n.patient)]
-                                      .studies[std::size_t(n.study)]
-                                      .series[std::size_t(n.series)]
-                                      .seriesInstanceUid) == seriesInstanceUid) {
+        if (n.series >= 0 && n.instance < 0 &&
+            text(m_index->patients[std::size_t(n.patient)]
+                     .studies[std::size_t(n.study)]
+                     .series[std::size_t(n.series)]
+                     .seriesInstanceUid) == seriesInstanceUid) {
             return createIndex(n.series, 0, quintptr(id));
         }
     }

@@ -9,15 +9,17 @@
 
 namespace radiolens {
 
-/// Patient -> Study -> Series tree of a StudyIndex for views. Columns: name or description,
-/// modality, date, number of instances. Series rows carry their SeriesInstanceUID in
-/// SeriesUidRole. Lives on the GUI thread; replace the index with setIndex().
+/// Patient -> Study -> Series tree of a StudyIndex for views, with one more level for series of
+/// several projection radiographs (each image is its own view). Columns: name or description,
+/// modality, date, number of instances. Series and image rows carry the SeriesInstanceUID in
+/// SeriesUidRole; image rows also their file in InstancePathRole. GUI thread only; replace the
+/// index with setIndex().
 class StudyTreeModel : public QAbstractItemModel {
     Q_OBJECT
 public:
     enum Column { NameColumn, ModalityColumn, DateColumn, InstancesColumn, ColumnCount };
-    enum Role { SeriesUidRole = Qt::UserRole + 1, LevelRole };
-    enum Level { PatientLevel, StudyLevel, SeriesLevel };
+    enum Role { SeriesUidRole = Qt::UserRole + 1, LevelRole, InstancePathRole };
+    enum Level { PatientLevel, StudyLevel, SeriesLevel, InstanceLevel };
 
     explicit StudyTreeModel(QObject* parent = nullptr);
 
@@ -35,20 +37,24 @@ public:
                         int role = Qt::DisplayRole) const override;
 
 private:
-    /// A node of the tree: which patient, study and series it stands for (-1 above its level).
+    /// A node of the tree: which patient, study, series and image it stands for (-1 above its
+    /// level).
     struct Node {
         int patient = -1;
         int study = -1;
         int series = -1;
+        int instance = -1;
     };
     const Node* nodeOf(const QModelIndex& index) const;
-    int nodeId(int patient, int study, int series) const;
+    int nodeId(int patient, int study, int series, int instance = -1) const;
+    static bool listsImages(const SeriesEntry& series);
 
     std::shared_ptr<const StudyIndex> m_index;
     std::vector<Node> m_nodes; ///< every node, so that indexes can point at stable storage
     std::vector<std::vector<int>> m_studyNodes; ///< [patient][study] -> node id
     std::vector<int> m_patientNodes;
     std::vector<std::vector<std::vector<int>>> m_seriesNodes;
+    std::vector<std::vector<std::vector<std::vector<int>>>> m_instanceNodes;
 };
 
 /// Problems found while indexing or loading, as a two-column table: file and reason.

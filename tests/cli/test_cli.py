@@ -62,13 +62,16 @@ class CommandsAndExitCodes(unittest.TestCase):
                 result = run(command, '--help', check=0)
                 self.assertIn(f'usage: radiolens-cli {command}', result.stdout)
                 self.assertEqual(result.stderr, '')
+        self.assertIn('usage: radiolens-cli info', run('info', '-h', check=0).stdout)
         top = run('--help', check=0)
         for command in ('index', 'info', 'convert', 'demo', 'engine'):
             self.assertIn(command, top.stdout)
 
     def test_usage_errors_exit_2_with_one_line(self):
-        for args in (['frobnicate'], ['info'], ['info', '--bogus', 'x'], ['convert', 'a'],
-                     ['index', '--threads', '0', '.']):
+        for args in ([], ['frobnicate'], ['info'], ['info', '--bogus', 'x'], ['convert', 'a'],
+                     ['index', '--threads', '0', '.'], ['info', '-x', 'a'],
+                     ['info', '/nonexistent', '--resample', '--spacing', '1mm'],
+                     ['info', '/nonexistent', '--instance', '0']):
             with self.subTest(args=args):
                 result = run(*args, check=2)
                 self.assertEqual(result.stderr.count('\n'), 1, result.stderr)
@@ -79,6 +82,7 @@ class CommandsAndExitCodes(unittest.TestCase):
             junk = pathlib.Path(tmp) / 'notes.txt'
             junk.write_text('not an image')
             cases = [
+                (['index', '/nonexistent/study'], 'no such file or folder'),
                 (['info', '/nonexistent/study'], 'no DICOM series'),
                 (['info', junk], 'not a DICOM file'),
                 (['convert', junk, pathlib.Path(tmp) / 'out.mha'], 'not a DICOM file'),

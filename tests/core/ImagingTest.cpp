@@ -108,6 +108,20 @@ TEST(VolumeWriter, RefusesUnknownFormatsAndUnwritablePaths) {
     const auto v = rampVolume();
     EXPECT_THROW(writeVolume(*v, "/tmp/out.png"), std::runtime_error);
     EXPECT_THROW(writeVolume(*v, "/nonexistent-folder/out.mha"), std::runtime_error);
+    // ITK's NIfTI writer reports failure only on stderr; the writer must still throw.
+    EXPECT_THROW(writeVolume(*v, "/nonexistent-folder/out.nii.gz"), std::runtime_error);
+    EXPECT_FALSE(fs::exists("/nonexistent-folder/out.nii.gz"));
+    // A failed write leaves no partial file behind next to the target.
+    const fs::path folder = fs::path(::testing::TempDir()) / "writer-leftovers";
+    fs::remove_all(folder);
+    fs::create_directories(folder);
+    writeVolume(*v, (folder / "ok.nrrd").string());
+    std::size_t entries = 0;
+    for (const auto& entry : fs::directory_iterator(folder)) {
+        (void)entry;
+        ++entries;
+    }
+    EXPECT_EQ(entries, 1u) << "temporary files left next to the output";
 }
 
 TEST(StackGeometry, SortsAlongTheNormalAndFindsGapsAndRepeats) {

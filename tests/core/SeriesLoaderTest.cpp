@@ -7,6 +7,8 @@
 
 #include "core/dicom/SeriesLoader.h"
 
+#include "dcmtk/dcmdata/dcrleerg.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -1067,4 +1069,202 @@ TEST(SeriesLoaderProgress, CancelGivesNoVolume) {
         EXPECT_LT(observer.decoded.size(), 12u) << "decoding went on after Cancel";
         EXPECT_EQ(int(observer.fractions.size()), cancelAt) << "progress asked again after Cancel";
     }
+}
+
+// ---- regressions from review: what earlier versions got wrong -----------------------------------
+
+TEST(SeriesLoaderRegression, OrientationFloatNoiseDoesNotSplitASeries) {
+    // Scanners write cosines with float noise; values either side of a rounding boundary
+    // (0.86650001 / 0.86649999) once put half the slices in another group.
+    const std::string folder = makeTempFolder("noise");
+    const double c = 0.8665, s = std::sqrt(1.0 - c * c);
+    std::vector<std::string> files;
+    for (int k = 0; k < 10; ++k) {
+        const double wobble = (k % 2 ? 1e-8 : -1e-8);
+        SyntheticImage image;
+        image.studyUid = "1.2.3.4";
+        image.seriesUid = "1.2.3.4.5";
+        image.orientation = std::array<double, 6>{c + wobble, s, 0, -s, c, 0};
+        image.position = Vec3{0, 0, 2.0 * k};
+        image.instanceNumber = k + 1;
+        files.push_back(folder + "/s" + std::to_string(k));
+        writeSynthetic(image, files.back());
+    }
+    const SeriesLoadResult result = SeriesLoader().load(files);
+    ASSERT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(result.volume->size()[2], 10u) << problemsText(result);
+    EXPECT_NEAR(result.volume->spacing.z, 2.0, 1e-6);
+    EXPECT_TRUE(result.problems.empty()) << problemsText(result);
+}
+
+TEST(SeriesLoaderRegression, SlicesWithAnotherPixelSpacingAreLeftOutWithAReason) {
+    const std::string folder = makeTempFolder("spacing");
+    std::vector<std::string> files;
+    for (int k = 0; k < 6; ++k) {
+        SyntheticImage image;
+        image.studyUid = "1.2.3.4";
+        image.seriesUid = "1.2.3.4.6";
+        image.position = Vec3{0, 0, double(k)};
+        image.pixelSpacing = std::array<double, 2>{k < 4 ? 0.5 : 0.9, k < 4 ? 0.5 : 0.9};
+        files.push_back(folder + "/s" + std::to_string(k));
+        writeSynthetic(image, files.back());
+    }
+    const SeriesLoadResult result = SeriesLoader().load(files);
+    ASSERT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(result.volume->size()[2], 4u);
+    EXPECT_DOUBLE_EQ(result.volume->spacing.x, 0.5);
+    ASSERT_EQ(result.problems.size(), 2u) << problemsText(result);
+    EXPECT_NE(result.problems[0].reason.find("pixel spacing"), std::string::npos);
+}
+
+TEST(SeriesLoaderRegression, RadiographViewsAreNeverStacked) {
+    // A PA and a lateral view in one DX series: each is its own image; by default the first is
+    // shown and a warning counts them; `instance` picks the other.
+    const std::string folder = makeTempFolder("views");
+    std::vector<std::string> files;
+    for (int k = 0; k < 2; ++k) {
+        SyntheticImage image;
+        image.modality = "DX";
+        image.sopClassUid = UID_DigitalXRayImageStorageForPresentation;
+        image.studyUid = "1.2.3.4";
+        image.seriesUid = "1.2.3.4.7";
+        image.position.reset();
+        image.orientation.reset();
+        image.rows = 8 + 8 * k; // different sizes, as real views often are
+        image.instanceNumber = k + 1;
+        image.pixelRepresentation = 0;
+        image.customize = [k](DcmDataset& d) {
+            d.putAndInsertString(DCM_PatientOrientation, k == 0 ? "L\\F" : "P\\F");
+        };
+        std::vector<std::uint16_t> values(std::size_t(image.rows * image.columns),
+                                          std::uint16_t(100 + k));
+        image.pixels = bytesOf(values);
+        files.push_back(folder + "/view" + std::to_string(k));
+        writeSynthetic(image, files.back());
+    }
+    const SeriesLoadResult first = SeriesLoader().load(files);
+    ASSERT_TRUE(first.ok()) << first.error;
+    EXPECT_EQ(first.volume->size()[2], 1u);
+    EXPECT_EQ(first.volume->value(0, 0, 0), 100.0);
+    EXPECT_TRUE(anyContains(first.volume->warnings, "2 projection images"))
+        << joined(first.volume->warnings);
+    EXPECT_TRUE(first.problems.empty()) << problemsText(first);
+    SeriesLoadOptions options;
+    options.instance = 1;
+    const SeriesLoadResult second = SeriesLoader(options).load(files);
+    ASSERT_TRUE(second.ok()) << second.error;
+    EXPECT_EQ(second.volume->size()[1], 16u);
+    EXPECT_EQ(second.volume->value(0, 0, 0), 101.0);
+    EXPECT_NEAR(second.volume->direction.i.y, 1.0, 1e-12); // P: the lateral view's rows
+    options.instance = 2;
+    const SeriesLoadResult none = SeriesLoader(options).load(files);
+    EXPECT_FALSE(none.ok());
+    EXPECT_NE(none.error.find("no image 3"), std::string::npos) << none.error;
+}
+
+TEST(SeriesLoaderRegression, CineFramesGetNoInventedPositions) {
+    // 20 frames of one slice in time (FrameIncrementPointer -> FrameTime): not a 3D stack.
+    SyntheticImage image;
+    image.modality = "MR";
+    image.sopClassUid = UID_MRImageStorage;
+    image.frames = 20;
+    image.sliceThickness = 8.0;
+    image.customize = [](DcmDataset& d) {
+        d.putAndInsertTagKey(DCM_FrameIncrementPointer, DCM_FrameTime);
+        d.putAndInsertString(DCM_FrameTime, "33.3");
+    };
+    const std::string path = makeTempFolder("cine") + "/cine.dcm";
+    writeSynthetic(image, path);
+    const SeriesLoadResult result = SeriesLoader().load({path});
+    ASSERT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(result.volume->size()[2], 20u);
+    EXPECT_TRUE(result.volume->slicePositions.empty());
+    EXPECT_FALSE(result.volume->geometry.hasPatientGeometry);
+    EXPECT_TRUE(anyContains(result.volume->warnings, "time points"))
+        << joined(result.volume->warnings);
+}
+
+TEST(SeriesLoaderRegression, NotANumberInAPositionIsRefusedAndNamed) {
+    const std::string folder = makeTempFolder("nan");
+    std::vector<std::string> files;
+    for (int k = 0; k < 3; ++k) {
+        SyntheticImage image;
+        image.studyUid = "1.2.3.4";
+        image.seriesUid = "1.2.3.4.8";
+        image.position = Vec3{0, 0, double(k)};
+        if (k == 1) {
+            image.customize = [](DcmDataset& d) {
+                d.putAndInsertString(DCM_ImagePositionPatient, "0\\0\\nan");
+            };
+        }
+        files.push_back(folder + "/s" + std::to_string(k));
+        writeSynthetic(image, files.back());
+    }
+    const SeriesLoadResult result = SeriesLoader().load(files);
+    ASSERT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(result.volume->size()[2], 2u);
+    EXPECT_TRUE(std::isfinite(result.volume->spacing.z));
+    const Problem* bad = problemFor(result, files[1]);
+    ASSERT_NE(bad, nullptr) << problemsText(result);
+    EXPECT_NE(bad->reason.find("ImagePositionPatient"), std::string::npos) << bad->reason;
+}
+
+namespace {
+
+/// Records which slices were announced decoded and which failed.
+class FailureObserver : public SeriesLoadObserver {
+public:
+    void sliceDecoded(std::size_t k) override {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        decoded.push_back(k);
+    }
+    void sliceFailed(std::size_t k, const std::string& reason) override {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        failed.emplace_back(k, reason);
+    }
+    std::vector<std::size_t> decoded;
+    std::vector<std::pair<std::size_t, std::string>> failed;
+
+private:
+    std::mutex m_mutex;
+};
+
+} // namespace
+
+TEST(SeriesLoaderRegression, ASliceThatCannotBeDecodedIsNeverAnnouncedAsAnImage) {
+    // Slice 1 of 3 is RLE with a destroyed header: its decode fails after the header was read.
+    const std::string folder = makeTempFolder("corrupt");
+    const auto files = writeSeries(folder, 3, 0.0, 1.0,
+                                   [](int i, int j, int k) { return std::int16_t(100 * k + i); });
+    {
+        DcmRLEEncoderRegistration::registerCodecs();
+        DcmFileFormat file;
+        ASSERT_TRUE(file.loadFile(files[1].c_str()).good());
+        ASSERT_TRUE(file.getDataset()->chooseRepresentation(EXS_RLELossless, nullptr).good());
+        ASSERT_TRUE(file.saveFile(files[1].c_str(), EXS_RLELossless).good());
+        DcmRLEEncoderRegistration::cleanup();
+    }
+    // Overwrite the RLE segment table (just after the first fragment's item header) with junk.
+    std::fstream raw(files[1], std::ios::in | std::ios::out | std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(raw)), std::istreambuf_iterator<char>());
+    const std::size_t fragment = bytes.rfind(std::string("\xFE\xFF\x00\xE0", 4));
+    ASSERT_NE(fragment, std::string::npos);
+    raw.seekp(std::streamoff(fragment + 8));
+    const std::string junk(64, '\x7F');
+    raw.write(junk.data(), std::streamsize(junk.size()));
+    raw.close();
+
+    FailureObserver observer;
+    const SeriesLoadResult result = SeriesLoader().load(files, &observer);
+    ASSERT_TRUE(result.ok()) << result.error;
+    ASSERT_EQ(result.volume->size()[2], 3u);
+    ASSERT_EQ(observer.failed.size(), 1u);
+    EXPECT_EQ(observer.failed.front().first, 1u);
+    EXPECT_EQ(std::count(observer.decoded.begin(), observer.decoded.end(), 1u), 0)
+        << "the failed slice was announced as decoded";
+    EXPECT_EQ(observer.decoded.size(), 2u);
+    EXPECT_NE(problemFor(result, files[1]), nullptr) << problemsText(result);
+    EXPECT_TRUE(anyContains(result.volume->warnings, "could not be decoded"));
+    // The failed slice shows the darkest value, not zeros.
+    EXPECT_EQ(result.volume->value(3, 3, 1), result.volume->statistics.min);
 }

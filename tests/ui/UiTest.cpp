@@ -3,6 +3,8 @@
 
 #include "core/dicom/DemoStudy.h"
 #include "core/ml/MlRuntime.h"
+#include "core/tasks/BackgroundJobs.h"
+#include "core/domain/StudyIndex.h"
 #include "core/tasks/StudyTreeModel.h"
 #include "ui/MainWindow.h"
 #include "ui/SliceView.h"
@@ -202,6 +204,83 @@ TEST(MainWindow, ABrokenSeriesIsReportedNotFatal) {
                     .toString()
                     .contains("empty"));
     EXPECT_FALSE(window.sliceView()->volume());
+    fs::remove_all(folder);
+}
+
+TEST(StudyTreeModel, RadiographSeriesListTheirImagesVolumeSeriesDoNot) {
+    auto index = std::make_shared<StudyIndex>();
+    PatientEntry patient;
+    patient.patientId = "P1";
+    patient.name = "Doe^Jane";
+    StudyEntry study;
+    study.studyInstanceUid = "1.2";
+    SeriesEntry dx;
+    dx.seriesInstanceUid = "1.2.1";
+    dx.modality = "DX";
+    dx.instances = {{"1.2.1.1", "", "/data/pa.dcm", 1}, {"1.2.1.2", "", "/data/lat.dcm", 2}};
+    SeriesEntry ct;
+    ct.seriesInstanceUid = "1.2.2";
+    ct.modality = "CT";
+    ct.instances = {{"1.2.2.1", "", "/data/ct1.dcm", 1}, {"1.2.2.2", "", "/data/ct2.dcm", 2}};
+    study.series = {dx, ct};
+    patient.studies = {study};
+    index->patients = {patient};
+    StudyTreeModel model;
+    model.setIndex(index);
+    const QModelIndex studyRow = model.index(0, 0, model.index(0, 0));
+    const QModelIndex dxRow = model.index(0, 0, studyRow);
+    const QModelIndex ctRow = model.index(1, 0, studyRow);
+    ASSERT_EQ(model.rowCount(dxRow), 2);
+    EXPECT_EQ(model.rowCount(ctRow), 0);
+    const QModelIndex lateral = model.index(1, 0, dxRow);
+    EXPECT_EQ(lateral.data(StudyTreeModel::InstancePathRole).toString(), "/data/lat.dcm");
+    EXPECT_EQ(lateral.data(StudyTreeModel::SeriesUidRole).toString(), "1.2.1");
+    EXPECT_EQ(lateral.data(StudyTreeModel::LevelRole).toInt(), StudyTreeModel::InstanceLevel);
+    EXPECT_EQ(model.parent(lateral), dxRow);
+    EXPECT_EQ(model.indexOfSeries("1.2.2"), ctRow);
+}
+
+TEST(SeriesLoadJob, ClosingAfterARestartWaitsForEveryRun) {
+    // Start a long load, replace it at once, destroy the job: the replaced run must not post to
+    // the destroyed job (this crashed before).
+    const fs::path folder = fs::path(::testing::TempDir()) / "job-restart";
+    fs::remove_all(folder);
+    DemoStudyOptions options;
+    options.columns = 128;
+    options.rows = 128;
+    options.slices = 96;
+    const DemoStudy demo = writeDemoStudy(folder.string(), options);
+    for (int round = 0; round < 5; ++round) {
+        auto job = std::make_unique<SeriesLoadJob>();
+        job->start(demo.ctFiles, QStringLiteral("ct"));
+        job->start({demo.radiographFile}, QStringLiteral("dx"));
+        job.reset();
+        QApplication::processEvents(); // deliver anything that was (wrongly) posted
+    }
+    SUCCEED();
+    fs::remove_all(folder);
+}
+
+TEST(MainWindow, AFailedSeriesLeavesNothingOnScreen) {
+    const fs::path folder = fs::path(::testing::TempDir()) / "ui-fails";
+    fs::remove_all(folder);
+    DemoStudyOptions options;
+    options.columns = 32;
+    options.rows = 32;
+    options.slices = 16;
+    const DemoStudy demo = writeDemoStudy(folder.string(), options);
+    MainWindow window;
+    QSignalSpy loaded(&window, &MainWindow::seriesLoaded);
+    QSignalSpy failed(&window, &MainWindow::seriesFailed);
+    window.openPaths({QString::fromStdString(folder.string())});
+    ASSERT_TRUE(loaded.wait(20000));
+    ASSERT_TRUE(window.sliceView()->volume());
+    // The radiograph's file turns to junk after indexing; opening it fails.
+    std::ofstream(demo.radiographFile, std::ios::trunc) << "not any more";
+    window.openSeries(QString::fromStdString(demo.radiographSeriesInstanceUid));
+    ASSERT_TRUE(failed.wait(20000));
+    EXPECT_FALSE(window.sliceView()->volume()) << "the previous series stayed on screen";
+    EXPECT_TRUE(window.currentSeriesUid().isEmpty());
     fs::remove_all(folder);
 }
 
