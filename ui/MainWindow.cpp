@@ -13,6 +13,7 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QHeaderView>
+#include <QIcon>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -31,6 +32,7 @@ namespace radiolens {
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent) {
     setWindowTitle(tr("Radiolens"));
+    setWindowIcon(QIcon(QStringLiteral(":/radiolens/icons/radiolens.png")));
     setAcceptDrops(true);
     resize(1280, 860);
 

@@ -149,6 +149,7 @@ TEST(MainWindow, OpensTheDemoStudyShowsTheTreeAndTheMiddleSlice) {
 
     MainWindow window;
     window.show();
+    EXPECT_FALSE(window.windowIcon().isNull()) << "the icon resource is missing";
     QSignalSpy indexed(&window, &MainWindow::studiesIndexed);
     QSignalSpy loaded(&window, &MainWindow::seriesLoaded);
     window.openPaths({QString::fromStdString(folder.string())});
