@@ -143,7 +143,33 @@ void initialiseDcmtk() {
     }
 }
 
+namespace {
+
+DicomScanResult readHeaderUnguarded(const std::string& path);
+
+} // namespace
+
 DicomScanResult readHeaderWithDcmtk(const std::string& path) {
+    // DCMTK throws on some hostile input (std::out_of_range from DcmByteString::verify); a header
+    // read never throws.
+    try {
+        return readHeaderUnguarded(path);
+    } catch (const std::exception& e) {
+        DicomScanResult result;
+        result.status = DicomScanResult::Status::Broken;
+        result.reason = std::string("DCMTK failed on this file: ") + e.what();
+        return result;
+    } catch (...) {
+        DicomScanResult result;
+        result.status = DicomScanResult::Status::Broken;
+        result.reason = "DCMTK failed on this file";
+        return result;
+    }
+}
+
+namespace {
+
+DicomScanResult readHeaderUnguarded(const std::string& path) {
     DicomScanResult result;
     try {
         initialiseDcmtk();
@@ -186,5 +212,7 @@ DicomScanResult readHeaderWithDcmtk(const std::string& path) {
     result.status = DicomScanResult::Status::Ok;
     return result;
 }
+
+} // namespace
 
 } // namespace radiolens

@@ -218,7 +218,7 @@ std::vector<double> DicomDataSet::numbers(DicomTag tag) const {
                     throw DicomValueError(describeTag(tag) + " is '" + std::string(trimmed(value)) +
                                           "', not a number");
                 }
-                if (isTextNumberVr(*e) && e->isVr("IS") && v != double((long long)v)) {
+                if (e->isVr("IS") && (std::abs(v) > 2147483647.0 || v != std::trunc(v))) {
                     throw DicomValueError(describeTag(tag) + " is '" + copy + "', not an integer");
                 }
                 out.push_back(v);
@@ -245,8 +245,10 @@ std::optional<long long> DicomDataSet::integer(DicomTag tag) const {
     if (!v) {
         return std::nullopt;
     }
-    if (*v != double((long long)*v)) {
-        throw DicomValueError(describeTag(tag) + " is " + std::to_string(*v) + ", not an integer");
+    // Checked before the cast: a double outside the range of long long is undefined to cast.
+    if (std::abs(*v) > 9.0e18 || *v != std::trunc(*v)) {
+        throw DicomValueError(describeTag(tag) + " is " + std::to_string(*v) +
+                              ", not an integer in range");
     }
     return (long long)*v;
 }

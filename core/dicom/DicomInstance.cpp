@@ -8,8 +8,15 @@ namespace radiolens {
 
 namespace {
 
-int toInt(const std::optional<long long>& v, int fallback) {
-    return v ? int(*v) : fallback;
+/// The integer, or `fallback` when absent; a value outside int is a malformed header.
+int toInt(const std::optional<long long>& v, int fallback, DicomTag tag = 0) {
+    if (!v) {
+        return fallback;
+    }
+    if (*v < -2147483647LL || *v > 2147483647LL) {
+        throw DicomValueError(describeTag(tag) + " is " + std::to_string(*v) + ", out of range");
+    }
+    return int(*v);
 }
 
 std::optional<Vec3> readVec3(const std::vector<double>& v, std::size_t first = 0) {
@@ -178,20 +185,20 @@ DicomIdentity readIdentity(const DicomDataSet& ds) {
     id.sopInstanceUid = ds.text(tags::SOPInstanceUID);
     // Numbers that only order things must not make a file unreadable when malformed.
     try {
-        id.seriesNumber = toInt(ds.integer(tags::SeriesNumber), 0);
+        id.seriesNumber = toInt(ds.integer(tags::SeriesNumber), 0, tags::SeriesNumber);
     } catch (const DicomValueError&) {
     }
     try {
-        id.instanceNumber = toInt(ds.integer(tags::InstanceNumber), 0);
+        id.instanceNumber = toInt(ds.integer(tags::InstanceNumber), 0, tags::InstanceNumber);
     } catch (const DicomValueError&) {
     }
-    id.frames = toInt(ds.integer(tags::NumberOfFrames), 1);
+    id.frames = toInt(ds.integer(tags::NumberOfFrames), 1, tags::NumberOfFrames);
     if (id.frames < 1) {
         throw DicomValueError(describeTag(tags::NumberOfFrames) + " is " +
                               std::to_string(id.frames) + "; an image has at least one frame");
     }
-    id.rows = toInt(ds.integer(tags::Rows), 0);
-    id.columns = toInt(ds.integer(tags::Columns), 0);
+    id.rows = toInt(ds.integer(tags::Rows), 0, tags::Rows);
+    id.columns = toInt(ds.integer(tags::Columns), 0, tags::Columns);
     id.hasPixelData = ds.has(tags::PixelData) || ds.has(tags::FloatPixelData) ||
                       ds.has(tags::DoubleFloatPixelData);
     return id;
@@ -235,7 +242,7 @@ DicomImage readImage(const DicomFileHeader& header, const std::string& path) {
     p.rows = int(rows);
     p.columns = int(columns);
     p.frames = image.identity.frames;
-    p.samplesPerPixel = toInt(ds.integer(tags::SamplesPerPixel), 1);
+    p.samplesPerPixel = toInt(ds.integer(tags::SamplesPerPixel), 1, tags::SamplesPerPixel);
     if (header.pixelDataTag == tags::FloatPixelData) {
         p.bitsAllocated = 32;
     } else if (header.pixelDataTag == tags::DoubleFloatPixelData) {
@@ -243,10 +250,12 @@ DicomImage readImage(const DicomFileHeader& header, const std::string& path) {
     } else {
         p.bitsAllocated = int(required(tags::BitsAllocated));
     }
-    p.bitsStored = toInt(ds.integer(tags::BitsStored), p.bitsAllocated);
-    p.highBit = toInt(ds.integer(tags::HighBit), p.bitsStored - 1);
-    p.pixelRepresentation = toInt(ds.integer(tags::PixelRepresentation), 0);
-    p.planarConfiguration = toInt(ds.integer(tags::PlanarConfiguration), 0);
+    p.bitsStored = toInt(ds.integer(tags::BitsStored), p.bitsAllocated, tags::BitsStored);
+    p.highBit = toInt(ds.integer(tags::HighBit), p.bitsStored - 1, tags::HighBit);
+    p.pixelRepresentation =
+        toInt(ds.integer(tags::PixelRepresentation), 0, tags::PixelRepresentation);
+    p.planarConfiguration =
+        toInt(ds.integer(tags::PlanarConfiguration), 0, tags::PlanarConfiguration);
     p.photometric =
         ds.text(tags::PhotometricInterpretation, p.samplesPerPixel == 3 ? "RGB" : "MONOCHROME2");
 
@@ -275,6 +284,24 @@ DicomImage readImage(const DicomFileHeader& header, const std::string& path) {
                               " is not supported yet (grey images must be MONOCHROME1/2)");
     }
 
+    if (p.bitsAllocated == 1 && p.samplesPerPixel != 1) {
+        throw DicomValueError("1-bit pixel data must have one sample per pixel (SamplesPerPixel "
+                              "is " +
+                              std::to_string(p.samplesPerPixel) + ")");
+    }
+    if (p.photometric == "YBR_FULL_422" && !header.encapsulated && p.columns % 2 != 0) {
+        throw DicomValueError("YBR_FULL_422 needs an even number of columns (Columns is " +
+                              std::to_string(p.columns) + ")");
+    }
+    if (header.encapsulated && header.fileSize > header.pixelDataOffset &&
+        std::uint64_t(p.frames) > (header.fileSize - header.pixelDataOffset) / 8) {
+        // Every compressed frame takes at least one 8-byte item in the file.
+        throw DicomValueError(describeTag(tags::NumberOfFrames) + " is " +
+                              std::to_string(p.frames) + " but the compressed data hold at most " +
+                              std::to_string((header.fileSize - header.pixelDataOffset) / 8) +
+                              " frames; refused before allocating");
+    }
+    // rows, columns <= 65535, samples <= 3, frames < 2^31: the product fits in 64 bits.
     const std::uint64_t samples = std::uint64_t(p.rows) * std::uint64_t(p.columns) *
                                   std::uint64_t(p.samplesPerPixel) * std::uint64_t(p.frames);
     if (samples > kMaxSamplesPerImage) {

@@ -93,8 +93,29 @@ bool isDicomdirName(const std::string& path) {
     return equalsIgnoringCase(fs::path(path).filename().string(), "DICOMDIR");
 }
 
+namespace {
+
+void readDicomdirUnguarded(const std::string& path, std::vector<DicomdirEntry>& entries,
+                           std::vector<Problem>& problems);
+
+} // namespace
+
 void readDicomdir(const std::string& path, std::vector<DicomdirEntry>& entries,
                   std::vector<Problem>& problems) {
+    // DCMTK throws on some hostile DICOMDIRs; a damaged directory is a problem, not a crash.
+    try {
+        readDicomdirUnguarded(path, entries, problems);
+    } catch (const std::exception& e) {
+        problems.push_back({path, std::string("cannot read DICOMDIR: ") + e.what()});
+    } catch (...) {
+        problems.push_back({path, "cannot read DICOMDIR"});
+    }
+}
+
+namespace {
+
+void readDicomdirUnguarded(const std::string& path, std::vector<DicomdirEntry>& entries,
+                           std::vector<Problem>& problems) {
     try {
         initialiseDcmtk();
     } catch (const std::exception& e) {
@@ -235,5 +256,7 @@ void readDicomdir(const std::string& path, std::vector<DicomdirEntry>& entries,
                                       "their files were read directly"});
     }
 }
+
+} // namespace
 
 } // namespace radiolens

@@ -6,9 +6,12 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcfcache.h"
 
 #include "core/dicom/GdcmPlugin.h"
+#include "core/dicom/RleCodec.h"
 #include "core/domain/Paths.h"
 
 #include <dlfcn.h>
@@ -19,6 +22,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <future>
 #include <cstring>
 #include <utility>
@@ -123,6 +127,11 @@ std::shared_ptr<const Jpeg2000File> decodeJpeg2000(const std::string& path) {
 /// Decodes a multi-frame JPEG 2000 file once for all threads: the first thread to ask decodes,
 /// the others wait for its result. Keeps the two most recent files.
 std::shared_ptr<const Jpeg2000File> sharedJpeg2000(const std::string& path) {
+    // Keyed by path, size and modification time: a file rewritten in place is decoded again.
+    std::error_code error;
+    const auto size = std::filesystem::file_size(path, error);
+    const auto time = std::filesystem::last_write_time(path, error).time_since_epoch().count();
+    const std::string key = path + '\x1f' + std::to_string(size) + '\x1f' + std::to_string(time);
     using Entry = std::pair<std::string, std::shared_future<std::shared_ptr<const Jpeg2000File>>>;
     static std::mutex mutex;
     static std::deque<Entry> recent;
@@ -131,14 +140,14 @@ std::shared_ptr<const Jpeg2000File> sharedJpeg2000(const std::string& path) {
     {
         std::lock_guard<std::mutex> lock(mutex);
         for (const Entry& entry : recent) {
-            if (entry.first == path) {
+            if (entry.first == key) {
                 future = entry.second;
                 break;
             }
         }
         if (!future.valid()) {
             future = promise.get_future().share();
-            recent.emplace_back(path, future);
+            recent.emplace_back(key, future);
             if (recent.size() > 2) {
                 recent.pop_front();
             }
@@ -152,7 +161,7 @@ std::shared_ptr<const Jpeg2000File> sharedJpeg2000(const std::string& path) {
         promise.set_exception(std::current_exception());
         std::lock_guard<std::mutex> lock(mutex);
         recent.erase(std::remove_if(recent.begin(), recent.end(),
-                                    [&](const Entry& e) { return e.first == path; }),
+                                    [&](const Entry& e) { return e.first == key; }),
                      recent.end());
     }
     return future.get();
@@ -239,7 +248,11 @@ struct FrameDecoder::Impl {
         if (dataset->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
             throw DicomValueError(image.path + ": no pixel data");
         }
-        auto* pixelData = static_cast<DcmPixelData*>(element);
+        auto* pixelData = dynamic_cast<DcmPixelData*>(element);
+        if (pixelData == nullptr) {
+            throw DicomValueError(image.path + ": PixelData has VR " +
+                                  element->getTag().getVRName() + ", not OB or OW");
+        }
         const bool bigEndian = image.transferSyntax == syntax::ExplicitBig;
         if (image.pixels.bitsAllocated == 1) {
             if (image.encapsulated) {
@@ -323,6 +336,44 @@ struct FrameDecoder::Impl {
         return layout;
     }
 
+    // The fragments of the last RLE file.
+    std::string rlePath;
+    std::vector<Fragment> rleFragments;
+    std::vector<std::uint8_t> rleBuffer;
+
+    /// RLE is decoded here, not by DCMTK: its decoder trusts segment offsets and crashes on
+    /// damaged data (found by fuzzing); this one checks every read and write.
+    DecodedFrameLayout withRle(const DicomImage& image, int frame, void* out) {
+        const int fd = open(image.path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            throw DicomValueError(image.path + ": cannot open (" + std::strerror(errno) + ")");
+        }
+        try {
+            if (rlePath != image.path) {
+                rleFragments = listFragments(fd, image.pixelDataOffset, image.fileSize, image.path);
+                rlePath = image.path;
+            }
+            if (rleFragments.size() != std::size_t(image.pixels.frames)) {
+                throw DicomValueError(image.path + ": RLE data hold " +
+                                      std::to_string(rleFragments.size()) + " fragments for " +
+                                      std::to_string(image.pixels.frames) +
+                                      " frames (RLE stores one per frame)");
+            }
+            const Fragment& fragment = rleFragments[std::size_t(frame)];
+            rleBuffer.resize(fragment.length);
+            readExactly(fd, rleBuffer.data(), fragment.length, fragment.offset, image.path);
+        } catch (...) {
+            close(fd);
+            rlePath.clear();
+            throw;
+        }
+        close(fd);
+        decodeRleFrame(rleBuffer.data(), rleBuffer.size(), image.pixels,
+                       static_cast<std::uint8_t*>(out),
+                       image.path + ": frame " + std::to_string(frame + 1));
+        return {false, image.pixels.photometric};
+    }
+
     DecodedFrameLayout withGdcm(const DicomImage& image, int frame, void* out) {
         if (gdcmPath != image.path) {
             // Multi-frame files are decoded once per process and shared by the threads that
@@ -372,6 +423,14 @@ DecodedFrameLayout FrameDecoder::decode(const DicomImage& image, int frame, void
     }
     if (isJpeg2000(image.transferSyntax)) {
         return m_impl->withGdcm(image, frame, out);
+    }
+    if (image.transferSyntax == syntax::Rle) {
+        if (image.readByDcmtk || image.pixelDataOffset == 0) {
+            throw DicomValueError(image.path + ": RLE data in a file only DCMTK can parse are not "
+                                               "decoded (DCMTK's RLE decoder is unsafe on damaged "
+                                               "data)");
+        }
+        return m_impl->withRle(image, frame, out);
     }
     return m_impl->withDcmtk(image, frame, out);
 }

@@ -163,7 +163,10 @@ OutputChoice chooseOutput(const std::vector<const DicomImage*>& images,
     bool integral = true;
     for (const FrameInfo* f : frames) {
         identity = identity && f->slope == 1.0 && f->intercept == 0.0;
-        integral = integral && isIntegral(f->slope) && isIntegral(f->intercept);
+        // Integer arithmetic only where it cannot overflow: stored values < 2^32, so slope
+        // <= 2^16 and |intercept| <= 2^31 keep every value below 2^48.
+        integral = integral && isIntegral(f->slope) && isIntegral(f->intercept) &&
+                   std::abs(f->slope) <= 65536.0 && std::abs(f->intercept) <= 2147483648.0;
     }
     const bool storedFloat = stored == ComponentType::Float32 || stored == ComponentType::Float64;
     if (identity || storedFloat) {
@@ -210,12 +213,15 @@ template <typename S, typename O>
 bool convertGrey(const S* in, std::size_t count, const PixelModule& p, const FrameInfo& frame,
                  const OutputChoice& choice, O* out, SliceStats& stats) {
     using U = std::make_unsigned_t<std::conditional_t<std::is_integral_v<S>, S, int>>;
-    const int bits = int(sizeof(S) * 8);
-    const int shift = p.highBit + 1 - p.bitsStored;
+    // Masks exist only for integer samples (float pixel data have no BitsStored).
+    const int bits = int(sizeof(U) * 8);
+    const int storedBits = std::is_integral_v<S> ? std::min(p.bitsStored, bits) : bits;
+    const int shift =
+        std::is_integral_v<S> ? std::clamp(p.highBit + 1 - storedBits, 0, bits - 1) : 0;
     const bool masked =
-        std::is_integral_v<S> && (p.bitsStored < bits || shift != 0) && p.bitsAllocated != 1;
-    const U mask = p.bitsStored >= bits ? U(~U(0)) : U((U(1) << p.bitsStored) - 1);
-    const U signBit = U(U(1) << (p.bitsStored - 1));
+        std::is_integral_v<S> && (storedBits < bits || shift != 0) && p.bitsAllocated != 1;
+    const U mask = storedBits >= bits ? U(~U(0)) : U((U(1) << storedBits) - 1);
+    const U signBit = U(U(1) << (storedBits - 1));
     const bool isSigned = p.pixelRepresentation == 1;
 
     const auto stored = [&](std::size_t i) -> long long {
@@ -270,13 +276,13 @@ bool convertGrey(const S* in, std::size_t count, const PixelModule& p, const Fra
         const long long intercept = choice.identity ? 0 : (long long)frame.intercept;
         long long lo = std::numeric_limits<long long>::max();
         long long hi = std::numeric_limits<long long>::min();
-        long long sum = 0;
+        double sum = 0.0; // |v| < 2^48 (see chooseOutput), but a slice of them may not fit
         for (std::size_t i = 0; i < count; ++i) {
             const long long v = stored(i) * slope + intercept;
             out[i] = O(v);
             lo = v < lo ? v : lo;
             hi = v > hi ? v : hi;
-            sum += v;
+            sum += double(v);
         }
         if (count > 0 && (lo < (long long)std::numeric_limits<O>::lowest() ||
                           hi > (long long)std::numeric_limits<O>::max())) {
@@ -286,7 +292,7 @@ bool convertGrey(const S* in, std::size_t count, const PixelModule& p, const Fra
             stats.min = std::min(stats.min, double(lo));
             stats.max = std::max(stats.max, double(hi));
         }
-        stats.sum += double(sum);
+        stats.sum += sum;
         stats.count += count;
         return true;
     }
@@ -432,7 +438,8 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
         }
         try {
             images[i] = readImage(scan.header, files[i]);
-        } catch (const DicomValueError& e) {
+        } catch (const std::exception& e) {
+            // DicomValueError for malformed headers; anything else (bad_alloc) is reported too.
             errors[i] = e.what();
         }
     });
@@ -683,6 +690,8 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
                     ok = true;
                 } catch (const std::exception& e) {
                     sliceErrors[k] = e.what();
+                } catch (...) {
+                    sliceErrors[k] = image.path + ": the decoder failed";
                 }
                 if (ok) {
                     if (!firstDone.exchange(true)) {
