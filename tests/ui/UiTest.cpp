@@ -51,6 +51,16 @@ void wheel(QWidget* widget, int notches) {
     QApplication::sendEvent(widget, &event);
 }
 
+/// A small demo study (columns x rows x slices CT and the radiograph) in a fresh folder.
+DemoStudy smallDemo(const fs::path& folder, int columns, int rows, int slices) {
+    fs::remove_all(folder);
+    DemoStudyOptions options;
+    options.columns = columns;
+    options.rows = rows;
+    options.slices = slices;
+    return writeDemoStudy(folder.string(), options);
+}
+
 QImage grab(QWidget* widget) {
     return widget->grab().toImage().convertToFormat(QImage::Format_Grayscale8);
 }
@@ -139,12 +149,7 @@ TEST(SliceView, SlicesNotYetDecodedAreNotShownAsImages) {
 
 TEST(MainWindow, OpensTheDemoStudyShowsTheTreeAndTheMiddleSlice) {
     const fs::path folder = fs::path(::testing::TempDir()) / "ui-demo";
-    fs::remove_all(folder);
-    DemoStudyOptions options;
-    options.columns = 64;
-    options.rows = 64;
-    options.slices = 20;
-    writeDemoStudy(folder.string(), options);
+    smallDemo(folder, 64, 64, 20);
     std::ofstream(folder / "notes.txt") << "not DICOM";
 
     MainWindow window;
@@ -245,12 +250,7 @@ TEST(SeriesLoadJob, ClosingAfterARestartWaitsForEveryRun) {
     // Start a long load, replace it at once, destroy the job: the replaced run must not post to
     // the destroyed job (this crashed before).
     const fs::path folder = fs::path(::testing::TempDir()) / "job-restart";
-    fs::remove_all(folder);
-    DemoStudyOptions options;
-    options.columns = 128;
-    options.rows = 128;
-    options.slices = 96;
-    const DemoStudy demo = writeDemoStudy(folder.string(), options);
+    const DemoStudy demo = smallDemo(folder, 128, 128, 96);
     for (int round = 0; round < 5; ++round) {
         auto job = std::make_unique<SeriesLoadJob>();
         job->start(demo.ctFiles, QStringLiteral("ct"));
@@ -264,12 +264,7 @@ TEST(SeriesLoadJob, ClosingAfterARestartWaitsForEveryRun) {
 
 TEST(MainWindow, AFailedSeriesLeavesNothingOnScreen) {
     const fs::path folder = fs::path(::testing::TempDir()) / "ui-fails";
-    fs::remove_all(folder);
-    DemoStudyOptions options;
-    options.columns = 32;
-    options.rows = 32;
-    options.slices = 16;
-    const DemoStudy demo = writeDemoStudy(folder.string(), options);
+    const DemoStudy demo = smallDemo(folder, 32, 32, 16);
     MainWindow window;
     QSignalSpy loaded(&window, &MainWindow::seriesLoaded);
     QSignalSpy failed(&window, &MainWindow::seriesFailed);
@@ -297,6 +292,8 @@ TEST(MainWindow, LoadsTheAiEngineOnlyWhenAskedAndInTheBackground) {
     ASSERT_TRUE(loaded.wait(60000));
     const bool ok = loaded.front().at(0).toBool();
     const QString description = loaded.front().at(1).toString();
+    // Only a build configured with RADIOLENS_BUILD_ML=OFF has no plugin; the README's build
+    // (and CI) has it, so this runs there (issue 3: the ML layer is a plugin).
     if (!ok && description.contains(QStringLiteral("cannot load the ML plugin"))) {
         GTEST_SKIP() << "ML plugin not built (RADIOLENS_BUILD_ML=OFF): "
                      << description.toStdString();
