@@ -2,19 +2,35 @@
 
 #include "core/dicom/DemoStudy.h"
 #include "core/domain/Paths.h"
+#include "core/imaging/VolumeWriter.h"
 #include "core/ml/MlRuntime.h"
+#include "core/store/StudyStore.h"
 #include "core/tasks/BackgroundJobs.h"
+#include "core/tasks/MeasurementListModel.h"
+#include "core/tasks/SeriesService.h"
 #include "core/tasks/StudyTreeModel.h"
-#include "ui/SliceView.h"
+#include "core/tasks/ThumbnailJob.h"
+#include "ui/StudyBrowserModel.h"
+#include "ui/TagBrowser.h"
+#include "ui/ViewerArea.h"
+#include "ui/Viewport.h"
+#include "ui/ViewportFrame.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDateTime>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QDockWidget>
+#include <QDoubleSpinBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QHeaderView>
 #include <QIcon>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -22,37 +38,71 @@
 #include <QPushButton>
 #include <QStatusBar>
 #include <QTableView>
+#include <QTableWidget>
+#include <QToolBar>
 #include <QTreeView>
+#include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 
 namespace radiolens {
 
-MainWindow::MainWindow(QWidget* parent)
+namespace {
+
+QString personName(const std::string& dicom) {
+    QStringList parts = QString::fromStdString(dicom).split(QLatin1Char('^'));
+    while (!parts.isEmpty() && parts.back().trimmed().isEmpty()) {
+        parts.removeLast();
+    }
+    if (parts.isEmpty()) {
+        return QObject::tr("(no name)");
+    }
+    const QString family = parts.takeFirst().trimmed();
+    return parts.isEmpty() ? family
+                           : family + QStringLiteral(", ") + parts.join(QLatin1Char(' ')).trimmed();
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent, const QString& databasePath)
     : QMainWindow(parent) {
     setWindowTitle(tr("Radiolens"));
     setWindowIcon(QIcon(QStringLiteral(":/radiolens/icons/radiolens.png")));
     setAcceptDrops(true);
-    resize(1280, 860);
+    resize(1400, 900);
 
-    m_view = new SliceView(this);
-    setCentralWidget(m_view);
+    m_viewer = new ViewerArea(this);
+    setCentralWidget(m_viewer);
 
+    // Studies: search, tree with thumbnails; series can be dragged onto a viewport.
     m_treeModel = new StudyTreeModel(this);
+    m_browser = new StudyBrowserModel(this);
+    m_browser->setSourceModel(m_treeModel);
+    m_search = new QLineEdit;
+    m_search->setPlaceholderText(tr("Search patient, study, series, modality..."));
+    m_search->setClearButtonEnabled(true);
     m_tree = new QTreeView;
-    m_tree->setModel(m_treeModel);
-    m_tree->setUniformRowHeights(true);
+    m_tree->setModel(m_browser);
+    m_tree->setUniformRowHeights(false);
+    m_tree->setIconSize(QSize(48, 48));
     m_tree->setAlternatingRowColors(true);
+    m_tree->setDragEnabled(true);
+    m_tree->setDragDropMode(QAbstractItemView::DragOnly);
     m_tree->header()->setStretchLastSection(false);
     m_tree->header()->setSectionResizeMode(StudyTreeModel::NameColumn, QHeaderView::Stretch);
     for (int column : {StudyTreeModel::ModalityColumn, StudyTreeModel::DateColumn,
                        StudyTreeModel::InstancesColumn}) {
         m_tree->header()->setSectionResizeMode(column, QHeaderView::ResizeToContents);
     }
+    auto* studiesPanel = new QWidget;
+    auto* studiesLayout = new QVBoxLayout(studiesPanel);
+    studiesLayout->setContentsMargins(2, 2, 2, 2);
+    studiesLayout->addWidget(m_search);
+    studiesLayout->addWidget(m_tree);
     auto* studies = new QDockWidget(tr("Studies"), this);
     studies->setObjectName(QStringLiteral("studies"));
-    studies->setWidget(m_tree);
+    studies->setWidget(studiesPanel);
     addDockWidget(Qt::LeftDockWidgetArea, studies);
 
     m_problemModel = new ProblemListModel(this);
@@ -65,51 +115,220 @@ MainWindow::MainWindow(QWidget* parent)
     problems->setObjectName(QStringLiteral("problems"));
     problems->setWidget(m_problems);
     addDockWidget(Qt::BottomDockWidgetArea, problems);
-    resizeDocks({studies}, {420}, Qt::Horizontal);
-    resizeDocks({problems}, {120}, Qt::Vertical);
+
+    m_measurementView = new QTableView;
+    m_measurementView->horizontalHeader()->setStretchLastSection(true);
+    m_measurementView->verticalHeader()->hide();
+    m_measurementView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_measurementView->setSelectionMode(QAbstractItemView::SingleSelection);
+    auto* deleteButton = new QPushButton(tr("Delete"));
+    auto* measurementPanel = new QWidget;
+    auto* measurementLayout = new QVBoxLayout(measurementPanel);
+    measurementLayout->setContentsMargins(2, 2, 2, 2);
+    measurementLayout->addWidget(m_measurementView);
+    measurementLayout->addWidget(deleteButton, 0, Qt::AlignRight);
+    auto* measurements = new QDockWidget(tr("Measurements"), this);
+    measurements->setObjectName(QStringLiteral("measurements"));
+    measurements->setWidget(measurementPanel);
+    addDockWidget(Qt::BottomDockWidgetArea, measurements);
+    tabifyDockWidget(problems, measurements);
+    problems->raise();
+
+    m_tags = new TagBrowser;
+    auto* tags = new QDockWidget(tr("DICOM Tags"), this);
+    tags->setObjectName(QStringLiteral("tags"));
+    tags->setWidget(m_tags);
+    addDockWidget(Qt::RightDockWidgetArea, tags);
+    tags->hide();
+    connect(tags, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible) {
+            showSliceTags();
+        }
+    });
+
+    resizeDocks({studies}, {400}, Qt::Horizontal);
+    resizeDocks({problems}, {140}, Qt::Vertical);
 
     m_status = new QLabel;
     m_progress = new QProgressBar;
     m_progress->setRange(0, 100);
-    m_progress->setMaximumWidth(220);
+    m_progress->setMaximumWidth(200);
     m_progress->hide();
     m_cancel = new QPushButton(tr("Cancel"));
     m_cancel->hide();
-    m_sliceStatus = new QLabel;
-    m_engineStatus = new QLabel;
+    m_readout = new QLabel;
+    m_engineStatus = new QLabel(tr("AI engine: loads on first use"));
     statusBar()->addWidget(m_status, 1);
     statusBar()->addWidget(m_progress);
     statusBar()->addWidget(m_cancel);
-    statusBar()->addPermanentWidget(m_sliceStatus);
+    statusBar()->addPermanentWidget(m_readout);
     statusBar()->addPermanentWidget(m_engineStatus);
-    m_engineStatus->setText(tr("AI engine: loads on first use"));
+
+    // The local store: measurements and recent studies survive restarts and crashes.
+    try {
+        m_store = std::make_unique<StudyStore>(databasePath.isEmpty() ? StudyStore::defaultPath()
+                                                                      : databasePath.toStdString());
+    } catch (const std::exception& e) {
+        m_problemModel->addProblems(
+            {{databasePath.isEmpty() ? StudyStore::defaultPath() : databasePath.toStdString(),
+              std::string("the study store could not be opened; measurements are not saved: ") +
+                  e.what()}});
+    }
 
     m_indexJob = new IndexJob(this);
-    m_loadJob = new SeriesLoadJob(this);
+    m_thumbnails = new ThumbnailJob(this);
+    m_series = new SeriesService(this);
     connect(m_indexJob, &IndexJob::progressed, this,
             [this](double f) { m_progress->setValue(int(f * 100)); });
     connect(m_indexJob, &IndexJob::indexed, this, &MainWindow::onIndexed);
-    connect(m_loadJob, &SeriesLoadJob::progressed, this,
-            [this](double f) { m_progress->setValue(int(f * 100)); });
-    connect(m_loadJob, &SeriesLoadJob::volumeStarted, this,
-            [this](std::shared_ptr<const Volume> volume, const QString& uid) {
-                m_currentSeries = uid;
-                m_view->setVolume(std::move(volume), false);
+    connect(m_thumbnails, &ThumbnailJob::thumbnailReady, this,
+            [this](const QString& uid, const RenderedSlice& picture) {
+                const QImage image(picture.pixels.data(), picture.width, picture.height,
+                                   picture.width * picture.channels,
+                                   picture.channels == 3 ? QImage::Format_RGB888
+                                                         : QImage::Format_Grayscale8);
+                m_browser->setThumbnail(uid, QPixmap::fromImage(image.copy()));
+                Q_EMIT thumbnailShown(uid);
             });
-    connect(m_loadJob, &SeriesLoadJob::sliceDecoded, m_view, &SliceView::markSliceReady);
-    connect(m_loadJob, &SeriesLoadJob::sliceFailed, m_view, &SliceView::markSliceFailed);
-    connect(m_loadJob, &SeriesLoadJob::loaded, this,
-            [this](std::shared_ptr<const Volume> volume, const QString& uid,
-                   const std::vector<Problem>& problems) {
-                if (m_view->volume() != volume) {
-                    m_view->setVolume(volume, true);
-                } else {
-                    m_view->markAllSlicesReady();
+    connectService();
+    connect(m_cancel, &QPushButton::clicked, this, [this] {
+        m_indexJob->cancel();
+        m_series->cancelAll();
+        if (m_demoWatcher != nullptr) {
+            m_demoWatcher->cancel();
+        }
+        showIdle(tr("Cancelled"));
+    });
+    connect(m_search, &QLineEdit::textChanged, this, [this](const QString& text) {
+        m_browser->setSearchText(text);
+        m_tree->expandAll();
+    });
+    connect(m_tree, &QTreeView::activated, this, [this](const QModelIndex& index) {
+        const QModelIndex row = index.siblingAtColumn(0);
+        const QString uid = row.data(StudyTreeModel::SeriesUidRole).toString();
+        if (!uid.isEmpty()) {
+            openSeries(uid, row.data(StudyTreeModel::InstancePathRole).toString());
+        }
+    });
+    connect(deleteButton, &QPushButton::clicked, this, [this] {
+        MeasurementListModel* model = measurementModel();
+        const QModelIndex current = m_measurementView->currentIndex();
+        if (model && current.isValid()) {
+            model->remove(current.data(MeasurementListModel::IdRole).toLongLong());
+        }
+    });
+    connect(m_viewer, &ViewerArea::activeFrameChanged, this, &MainWindow::onActiveFrameChanged);
+    connect(m_viewer, &ViewerArea::seriesDropped, this,
+            [this](ViewportFrame* frame, const QString& uid, const QString& image) {
+                openSeries(uid, image, frame);
+            });
+    for (ViewportFrame* frame : m_viewer->findChildren<ViewportFrame*>()) {
+        connectViewport(frame);
+    }
+    createMenus();
+    onActiveFrameChanged(m_viewer->activeFrame());
+    updateRecentMenu();
+    showIdle(tr("Ready"));
+}
+
+MainWindow::~MainWindow() {
+    // Stop background work before the models it reports to go away.
+    m_indexJob->cancel();
+    m_series->cancelAll();
+}
+
+Viewport* MainWindow::activeViewport() const {
+    return m_viewer->activeFrame()->viewport();
+}
+
+QString MainWindow::currentSeriesUid() const {
+    const auto& volume = activeViewport()->volume();
+    return volume ? QString::fromStdString(volume->seriesInstanceUid) : QString();
+}
+
+MeasurementListModel* MainWindow::measurementModel() const {
+    const auto& volume = activeViewport()->volume();
+    if (!volume) {
+        return nullptr;
+    }
+    const auto it = m_measurements.find(volume->seriesInstanceUid);
+    return it == m_measurements.end() ? nullptr : it->second;
+}
+
+MeasurementListModel* MainWindow::measurementsFor(const std::shared_ptr<const Volume>& volume) {
+    if (!volume) {
+        return nullptr;
+    }
+    MeasurementListModel*& model = m_measurements[volume->seriesInstanceUid];
+    if (model == nullptr) {
+        model = new MeasurementListModel(this);
+        model->setStore(m_store.get());
+        connect(model, &MeasurementListModel::errorOccurred, this, [this](const QString& message) {
+            m_problemModel->addProblems(
+                {{tr("Measurements").toStdString(), message.toStdString()}});
+            showIdle(message);
+        });
+    }
+    if (model->volume() != volume) {
+        model->setVolume(volume);
+    }
+    return model;
+}
+
+void MainWindow::withActive(const std::function<void(Viewport&)>& f) {
+    f(*activeViewport());
+}
+
+// ---- series delivery
+// -----------------------------------------------------------------------------
+
+void MainWindow::connectService() {
+    const auto framesFor = [this](const QString& key) {
+        QList<ViewportFrame*> out;
+        for (auto it = m_pending.begin(); it != m_pending.end(); ++it) {
+            if (it.value() == key) {
+                out << it.key();
+            }
+        }
+        return out;
+    };
+    connect(m_series, &SeriesService::progressed, this,
+            [this](const QString&, double f) { m_progress->setValue(int(f * 100)); });
+    connect(m_series, &SeriesService::volumeStarted, this,
+            [this, framesFor](const QString& key, std::shared_ptr<const Volume> volume) {
+                for (ViewportFrame* frame : framesFor(key)) {
+                    if (frame->viewport()->volume() != volume) {
+                        frame->viewport()->setVolume(volume, false, key);
+                        frame->viewport()->setMeasurementModel(measurementsFor(volume));
+                    }
                 }
-                m_currentSeries = uid;
+            });
+    connect(m_series, &SeriesService::sliceDecoded, this,
+            [this, framesFor](const QString& key, int k) {
+                for (ViewportFrame* frame : framesFor(key)) {
+                    frame->viewport()->markSliceReady(k);
+                }
+            });
+    connect(m_series, &SeriesService::sliceFailed, this,
+            [this, framesFor](const QString& key, int k, const QString& reason) {
+                for (ViewportFrame* frame : framesFor(key)) {
+                    frame->viewport()->markSliceFailed(k, reason);
+                }
+            });
+    connect(m_series, &SeriesService::loaded, this,
+            [this, framesFor](const QString& key, std::shared_ptr<const Volume> volume,
+                              const std::vector<Problem>& problems) {
+                for (ViewportFrame* frame : framesFor(key)) {
+                    Viewport* v = frame->viewport();
+                    if (v->volume() != volume) {
+                        v->setVolume(volume, true, key);
+                    } else {
+                        v->markAllSlicesReady();
+                    }
+                    v->setMeasurementModel(measurementsFor(volume));
+                }
                 m_problemModel->addProblems(problems);
-                // Every warning about the series (tilt, gaps, left-out files) goes into the
-                // Problems panel under the series' name; the status bar shows the first.
+                // Every warning about the series goes into the Problems panel under its name.
                 const std::string series =
                     (volume->description.empty() ? volume->modality : volume->description) + " (" +
                     volume->seriesInstanceUid + ")";
@@ -131,65 +350,111 @@ MainWindow::MainWindow(QWidget* parent)
                     }
                 }
                 showIdle(message);
-                updateSliceStatus();
-                Q_EMIT seriesLoaded(uid);
+                onActiveFrameChanged(m_viewer->activeFrame());
+                Q_EMIT seriesLoaded(QString::fromStdString(volume->seriesInstanceUid));
             });
-    connect(m_loadJob, &SeriesLoadJob::failed, this,
-            [this](const QString& uid, const QString& reason) {
-                // Nothing of the failed series stays on screen under its name.
-                m_view->setVolume(nullptr, true);
-                m_currentSeries.clear();
-                updateSliceStatus();
+    connect(m_series, &SeriesService::failed, this,
+            [this, framesFor](const QString& key, const QString& reason) {
+                for (ViewportFrame* frame : framesFor(key)) {
+                    // Nothing of the failed series stays on screen under its name.
+                    frame->viewport()->clear();
+                    m_pending.remove(frame);
+                }
+                const QString uid = key.section(QLatin1Char('|'), 0, 0);
                 showIdle(tr("Could not open the series: %1").arg(reason));
                 m_problemModel->addProblems({{uid.toStdString(), reason.toStdString()}});
                 Q_EMIT seriesFailed(uid, reason);
             });
-    connect(m_cancel, &QPushButton::clicked, this, [this] {
-        m_indexJob->cancel();
-        m_loadJob->cancel();
-        if (m_demoWatcher != nullptr) {
-            m_demoWatcher->cancel();
-        }
-        showIdle(tr("Cancelled"));
-    });
-    connect(m_tree, &QTreeView::activated, this, [this](const QModelIndex& index) {
-        const QModelIndex row = index.siblingAtColumn(0);
-        const QString uid = row.data(StudyTreeModel::SeriesUidRole).toString();
-        const QString image = row.data(StudyTreeModel::InstancePathRole).toString();
-        if (!image.isEmpty()) {
-            // One view of a series of radiographs.
-            showBusy(tr("Loading %1...").arg(row.data().toString()));
-            m_loadJob->start({image.toStdString()}, uid);
-        } else if (!uid.isEmpty()) {
-            openSeries(uid);
-        }
-    });
-    connect(m_view, &SliceView::sliceChanged, this, &MainWindow::updateSliceStatus);
-    connect(m_view, &SliceView::windowChanged, this, &MainWindow::updateSliceStatus);
-
-    createMenus();
-    showIdle(tr("Ready"));
 }
 
-MainWindow::~MainWindow() = default;
+void MainWindow::connectViewport(ViewportFrame* frame) {
+    Viewport* v = frame->viewport();
+    connect(v, &Viewport::cursorReadout, m_readout, &QLabel::setText);
+    connect(v, &Viewport::sliceChanged, this, [this, frame] {
+        if (frame == m_viewer->activeFrame()) {
+            updateStatus();
+            if (m_tags->isVisible()) {
+                showSliceTags();
+            }
+        }
+    });
+    connect(v, &Viewport::windowChanged, this, [this, frame] {
+        if (frame == m_viewer->activeFrame()) {
+            updateStatus();
+        }
+    });
+}
+
+void MainWindow::openSeries(const QString& seriesInstanceUid, const QString& imagePath,
+                            ViewportFrame* frame) {
+    const auto& index = m_treeModel->studyIndex();
+    if (!index) {
+        return;
+    }
+    if (frame == nullptr) {
+        frame = m_viewer->activeFrame();
+    }
+    if (m_viewer->mprMode()) {
+        m_viewer->setMprMode(false);
+        m_mprAction->setChecked(false);
+    }
+    const SeriesRequest request = SeriesService::requestFor(*index, seriesInstanceUid, imagePath);
+    if (request.files.empty()) {
+        return;
+    }
+    m_openFirstSeries = false;
+    const QString previous = m_pending.value(frame);
+    if (!previous.isEmpty() && previous != request.key && !m_pending.keys(previous).isEmpty() &&
+        m_pending.keys(previous).size() == 1) {
+        m_series->cancel(previous); // nobody else waits for it
+    }
+    m_pending.insert(frame, request.key);
+    frame->viewport()->setPlane(PlaneKind::Native);
+    const QModelIndex row = m_browser->mapFromSource(m_treeModel->indexOfSeries(seriesInstanceUid));
+    if (row.isValid()) {
+        m_tree->setCurrentIndex(row);
+    }
+    const SeriesEntry* series = index->findSeries(seriesInstanceUid.toStdString());
+    showBusy(tr("Loading %1...")
+                 .arg(series ? QString::fromStdString(series->description) : seriesInstanceUid));
+    m_series->open(request);
+}
+
+// ---- menus
+// ----------------------------------------------------------------------------------------
+
+QAction* MainWindow::command(QMenu* menu, const QString& text, const QKeySequence& shortcut,
+                             const std::function<void()>& run, bool viewerOnly) {
+    QAction* action = menu->addAction(text);
+    if (!shortcut.isEmpty()) {
+        action->setShortcut(shortcut);
+    }
+    if (viewerOnly) {
+        // Single keys act only where images are, never while typing in the search field.
+        action->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+        m_viewer->addAction(action);
+    }
+    connect(action, &QAction::triggered, this, run);
+    m_commands << action;
+    return action;
+}
 
 void MainWindow::createMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
-    QAction* openFolder = file->addAction(tr("Open &Folder..."), this, [this] {
+    command(file, tr("Open &Folder..."), QKeySequence::Open, [this] {
         const QString folder =
             QFileDialog::getExistingDirectory(this, tr("Open a folder of DICOM files"));
         if (!folder.isEmpty()) {
             openPaths({folder});
         }
     });
-    openFolder->setShortcut(QKeySequence::Open);
-    file->addAction(tr("Open F&iles..."), this, [this] {
+    command(file, tr("Open F&iles..."), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O), [this] {
         const QStringList files = QFileDialog::getOpenFileNames(this, tr("Open DICOM files"));
         if (!files.isEmpty()) {
             openPaths(files);
         }
     });
-    file->addAction(tr("Open DICOM&DIR..."), this, [this] {
+    command(file, tr("Open DICOM&DIR..."), {}, [this] {
         const QString dicomdir =
             QFileDialog::getOpenFileName(this, tr("Open a DICOMDIR"), QString(),
                                          tr("DICOMDIR (DICOMDIR dicomdir);;All files (*)"));
@@ -197,37 +462,256 @@ void MainWindow::createMenus() {
             openPaths({dicomdir});
         }
     });
-    QAction* demo = file->addAction(tr("Open &Demo Study"), this, &MainWindow::openDemoStudy);
-    demo->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
+    m_recentMenu = file->addMenu(tr("&Recent Studies"));
+    command(file, tr("Open &Demo Study"), QKeySequence(Qt::CTRL | Qt::Key_D),
+            [this] { openDemoStudy(); });
     file->addSeparator();
-    QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
-    quit->setShortcut(QKeySequence::Quit);
+    command(file, tr("&Export Viewport as PNG..."), QKeySequence(Qt::CTRL | Qt::Key_E),
+            [this] { exportViewport(); });
+    command(file, tr("Export &Series as NIfTI / NRRD..."),
+            QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), [this] { exportSeries(); });
+    file->addSeparator();
+    command(file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
+    QMenu* layout = view->addMenu(tr("&Layout"));
+    command(layout, tr("1 x 1"), QKeySequence(Qt::CTRL | Qt::Key_1),
+            [this] { m_viewer->setViewLayout(ViewerArea::Layout::One); });
+    command(layout, tr("1 x 2"), QKeySequence(Qt::CTRL | Qt::Key_2),
+            [this] { m_viewer->setViewLayout(ViewerArea::Layout::OneByTwo); });
+    command(layout, tr("2 x 2"), QKeySequence(Qt::CTRL | Qt::Key_3),
+            [this] { m_viewer->setViewLayout(ViewerArea::Layout::TwoByTwo); });
+    m_mprAction = command(
+        view, tr("&MPR (Axial / Coronal / Sagittal)"), QKeySequence(Qt::Key_M),
+        [this] {
+            const bool on = m_mprAction->isChecked();
+            if (!m_viewer->setMprMode(on)) {
+                m_mprAction->setChecked(false);
+                showIdle(tr("MPR needs a volume with several slices, loaded completely"));
+            }
+        },
+        true);
+    m_mprAction->setCheckable(true);
+    view->addSeparator();
+    command(
+        view, tr("&Fit to Viewport"), QKeySequence(Qt::Key_F),
+        [this] { withActive([](Viewport& v) { v.fit(); }); }, true);
+    command(
+        view, tr("&One to One (1:1)"), QKeySequence(Qt::Key_Equal),
+        [this] { withActive([](Viewport& v) { v.oneToOne(); }); }, true);
+    command(
+        view, tr("Zoom &In"), QKeySequence(Qt::CTRL | Qt::Key_Plus),
+        [this] { withActive([](Viewport& v) { v.zoomBy(1.25); }); }, true);
+    command(
+        view, tr("Zoom O&ut"), QKeySequence(Qt::CTRL | Qt::Key_Minus),
+        [this] { withActive([](Viewport& v) { v.zoomBy(0.8); }); }, true);
+    command(
+        view, tr("Rotate &Left"), QKeySequence(Qt::Key_BracketLeft),
+        [this] { withActive([](Viewport& v) { v.rotate(-1); }); }, true);
+    command(
+        view, tr("Rotate &Right"), QKeySequence(Qt::Key_BracketRight),
+        [this] { withActive([](Viewport& v) { v.rotate(1); }); }, true);
+    command(
+        view, tr("Flip &Horizontally"), QKeySequence(Qt::Key_H),
+        [this] { withActive([](Viewport& v) { v.flipHorizontal(); }); }, true);
+    command(
+        view, tr("Flip &Vertically"), QKeySequence(Qt::Key_V),
+        [this] { withActive([](Viewport& v) { v.flipVertical(); }); }, true);
+    view->addSeparator();
+    command(
+        view, tr("&Invert Grey Scale"), QKeySequence(Qt::Key_I),
+        [this] { withActive([](Viewport& v) { v.setInverted(!v.inverted()); }); }, true);
+    m_presetMenu = view->addMenu(tr("&Window Presets"));
+    connect(m_presetMenu, &QMenu::aboutToShow, this, &MainWindow::updatePresetMenu);
+    command(
+        view, tr("File &Window / Automatic"), QKeySequence(Qt::Key_0),
+        [this] { withActive([](Viewport& v) { v.resetWindow(); }); }, true);
+    command(
+        view, tr("Corner &Overlays"), QKeySequence(Qt::Key_O),
+        [this] {
+            const bool show = !activeViewport()->overlaysVisible();
+            for (ViewportFrame* frame : m_viewer->frames()) {
+                frame->viewport()->setOverlaysVisible(show);
+            }
+        },
+        true);
+    view->addSeparator();
+    m_cineAction = command(
+        view, tr("&Cine Play / Pause"), QKeySequence(Qt::Key_Space),
+        [this] {
+            ViewportFrame* frame = m_viewer->activeFrame();
+            frame->setCineFps(m_fps->value());
+            frame->setCinePlaying(!frame->isCinePlaying());
+        },
+        true);
+    view->addSeparator();
     for (QDockWidget* dock : findChildren<QDockWidget*>()) {
-        view->addAction(dock->toggleViewAction());
+        QAction* toggle = dock->toggleViewAction();
+        if (dock->objectName() == QLatin1String("tags")) {
+            toggle->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+        }
+        view->addAction(toggle);
+        m_commands << toggle;
     }
 
     QMenu* tools = menuBar()->addMenu(tr("&Tools"));
-    tools->addAction(tr("Load the &AI Engine"), this, &MainWindow::loadMlEngine);
+    m_tools = new QActionGroup(this);
+    const struct {
+        QString text;
+        Qt::Key key;
+        Viewport::Tool tool;
+    } toolList[] = {
+        {tr("&Navigate (pan, crosshair)"), Qt::Key_N, Viewport::Tool::Navigate},
+        {tr("&Distance"), Qt::Key_D, Viewport::Tool::Distance},
+        {tr("&Angle"), Qt::Key_A, Viewport::Tool::Angle},
+        {tr("&Rectangle ROI"), Qt::Key_R, Viewport::Tool::Rectangle},
+        {tr("&Ellipse ROI"), Qt::Key_E, Viewport::Tool::Ellipse},
+    };
+    for (const auto& t : toolList) {
+        const Viewport::Tool tool = t.tool;
+        QAction* action = command(
+            tools, t.text, QKeySequence(t.key),
+            [this, tool] {
+                for (ViewportFrame* frame : m_viewer->findChildren<ViewportFrame*>()) {
+                    frame->viewport()->setTool(tool);
+                }
+            },
+            true);
+        action->setCheckable(true);
+        action->setChecked(tool == Viewport::Tool::Navigate);
+        m_tools->addAction(action);
+    }
+    tools->addSeparator();
+    command(
+        tools, tr("Delete Selected Measurement"), QKeySequence::Delete,
+        [this] {
+            MeasurementListModel* model = measurementModel();
+            const QModelIndex current = m_measurementView->currentIndex();
+            if (model && current.isValid()) {
+                model->remove(current.data(MeasurementListModel::IdRole).toLongLong());
+            }
+        },
+        true);
+    tools->addSeparator();
+    command(tools, tr("Load the &AI Engine"), {}, [this] { loadMlEngine(); });
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("&Keyboard and Mouse"), this, [this] {
-        QMessageBox::information(this, tr("Keyboard and mouse"),
-                                 tr("Wheel, Up/Down arrows: previous / next slice\n"
-                                    "Page Up / Page Down: 10% of the slices\n"
-                                    "Home / End: first / last slice\n"
-                                    "Right-drag: window (left/right: width, up/down: level)\n"
-                                    "Ctrl+O: open a folder    Ctrl+D: open the demo study\n"
-                                    "Drop files or folders on the window to open them"));
+    command(help, tr("&Keyboard and Mouse"), QKeySequence::HelpContents, [this] {
+        QDialog dialog(this);
+        dialog.setWindowTitle(tr("Keyboard and mouse"));
+        auto* table = new QTableWidget(0, 2, &dialog);
+        table->setHorizontalHeaderLabels({tr("Key or gesture"), tr("Does")});
+        const auto row = [table](const QString& key, const QString& does) {
+            const int r = table->rowCount();
+            table->insertRow(r);
+            table->setItem(r, 0, new QTableWidgetItem(key));
+            table->setItem(r, 1, new QTableWidgetItem(does));
+        };
+        const std::pair<const char*, const char*> gestures[] = {
+            {"Wheel, Up / Down", "previous / next slice"},
+            {"Page Up / Page Down", "10% of the slices"},
+            {"Home / End", "first / last slice"},
+            {"Ctrl + wheel", "zoom at the cursor"},
+            {"Right-drag", "window: left/right width, up/down level (2 units per pixel)"},
+            {"Middle-drag, or left-drag in Navigate", "pan (Shift + left-drag in MPR)"},
+            {"Left click / drag in MPR (Navigate)", "move the crosshair"},
+            {"Left-drag (Distance, Rectangle, Ellipse)", "draw; Angle: three clicks"},
+            {"1 - 9", "window presets (CT: brain, subdural, stroke, lung, mediastinum, abdomen, "
+                      "liver, bone)"},
+            {"Escape", "abandon the measurement being drawn"},
+        };
+        for (const auto& [key, does] : gestures) {
+            row(tr(key), tr(does));
+        }
+        for (QAction* action : m_commands) {
+            if (!action->shortcut().isEmpty() && action->isVisible()) {
+                row(action->shortcut().toString(QKeySequence::NativeText),
+                    action->text().remove(QLatin1Char('&')));
+            }
+        }
+        table->resizeColumnsToContents();
+        table->horizontalHeader()->setStretchLastSection(true);
+        auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, &dialog);
+        connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+        auto* box = new QVBoxLayout(&dialog);
+        box->addWidget(table);
+        box->addWidget(buttons);
+        dialog.resize(640, 560);
+        dialog.exec();
     });
-    help->addAction(tr("&About Radiolens"), this, [this] {
+    command(help, tr("&About Radiolens"), {}, [this] {
         QMessageBox::about(this, tr("About Radiolens"),
                            tr("Radiolens 0.1 - a diagnostic imaging workstation.\n"
                               "DICOM through DCMTK and GDCM, images through ITK, models through "
                               "LibTorch. Patient data never leave this machine."));
     });
+
+    // A toolbar with the most used commands.
+    QToolBar* bar = addToolBar(tr("Viewer"));
+    bar->setObjectName(QStringLiteral("viewer-toolbar"));
+    for (QAction* action : m_tools->actions()) {
+        bar->addAction(action);
+    }
+    bar->addSeparator();
+    bar->addAction(m_mprAction);
+    bar->addAction(m_cineAction);
+    m_fps = new QDoubleSpinBox;
+    m_fps->setRange(1, 60);
+    m_fps->setValue(10);
+    m_fps->setSuffix(tr(" fps"));
+    m_fps->setToolTip(tr("Cine speed"));
+    bar->addWidget(m_fps);
+    connect(m_fps, &QDoubleSpinBox::valueChanged, this,
+            [this](double fps) { m_viewer->activeFrame()->setCineFps(fps); });
 }
+
+void MainWindow::updatePresetMenu() {
+    m_presetMenu->clear();
+    const auto presets = activeViewport()->presets();
+    for (int i = 0; i < int(presets.size()); ++i) {
+        QAction* action =
+            m_presetMenu->addAction(tr("%1   (C %2 / W %3)")
+                                        .arg(QString::fromStdString(presets[std::size_t(i)].name))
+                                        .arg(presets[std::size_t(i)].center)
+                                        .arg(presets[std::size_t(i)].width));
+        if (i < 9) {
+            action->setShortcut(QKeySequence(Qt::Key_1 + i));
+            action->setShortcutContext(Qt::WidgetShortcut); // the viewport handles the digit
+        }
+        connect(action, &QAction::triggered, this, [this, i] { activeViewport()->applyPreset(i); });
+    }
+    if (presets.empty()) {
+        m_presetMenu->addAction(tr("(open a series)"))->setEnabled(false);
+    }
+}
+
+void MainWindow::updateRecentMenu() {
+    m_recentMenu->clear();
+    if (!m_store) {
+        m_recentMenu->addAction(tr("(the study store is not available)"))->setEnabled(false);
+        return;
+    }
+    std::vector<RecentStudy> recent;
+    try {
+        recent = m_store->recentStudies(10);
+    } catch (const std::exception&) {
+    }
+    for (const RecentStudy& study : recent) {
+        QStringList paths;
+        for (const auto& p : study.paths) {
+            paths << QString::fromStdString(p);
+        }
+        QAction* action = m_recentMenu->addAction(QString::fromStdString(study.label));
+        action->setToolTip(paths.join(QLatin1Char('\n')));
+        connect(action, &QAction::triggered, this, [this, paths] { openPaths(paths); });
+    }
+    if (recent.empty()) {
+        m_recentMenu->addAction(tr("(none yet)"))->setEnabled(false);
+    }
+}
+
+// ---- status
+// ---------------------------------------------------------------------------------------
 
 void MainWindow::showBusy(const QString& what) {
     m_status->setText(what);
@@ -242,11 +726,70 @@ void MainWindow::showIdle(const QString& message) {
     m_cancel->hide();
 }
 
+void MainWindow::updateStatus() {
+    Viewport* v = activeViewport();
+    if (!v->volume()) {
+        return;
+    }
+    setWindowTitle(tr("Radiolens - %1 - %2")
+                       .arg(personName(v->volume()->patientName))
+                       .arg(QString::fromStdString(v->volume()->description)));
+}
+
+void MainWindow::onActiveFrameChanged(ViewportFrame* frame) {
+    Viewport* v = frame->viewport();
+    MeasurementListModel* model = v->volume() ? measurementsFor(v->volume()) : nullptr;
+    m_measurementView->setModel(model);
+    if (model) {
+        connect(m_measurementView->selectionModel(), &QItemSelectionModel::currentRowChanged, v,
+                [v, model](const QModelIndex& current) {
+                    if (!current.isValid()) {
+                        return;
+                    }
+                    const std::int64_t id = current.data(MeasurementListModel::IdRole).toLongLong();
+                    v->setSelectedMeasurement(id);
+                    // Show the slice the measurement lies on.
+                    if (const Measurement* m = model->find(id)) {
+                        const MeasurementValue value = model->value(*m);
+                        if (value.slice >= 0) {
+                            v->setPlane(value.plane);
+                            v->setCurrentSlice(value.slice);
+                        }
+                    }
+                });
+    }
+    updateStatus();
+    if (m_tags->isVisible()) {
+        showSliceTags();
+    }
+}
+
+void MainWindow::showSliceTags() {
+    Viewport* v = activeViewport();
+    const auto& volume = v->volume();
+    if (!volume || volume->sliceFiles.empty()) {
+        return;
+    }
+    // The file of the native slice shown (reformats show the middle slice's file).
+    std::size_t k = volume->sliceFiles.size() / 2;
+    if (v->plane() == PlaneKind::Native) {
+        k = std::min<std::size_t>(std::size_t(v->currentSlice()), volume->sliceFiles.size() - 1);
+    }
+    const QString path = QString::fromStdString(volume->sliceFiles[k]);
+    if (m_tags->currentFile() != path) {
+        m_tags->showFile(path);
+    }
+}
+
+// ---- opening
+// --------------------------------------------------------------------------------------
+
 void MainWindow::openPaths(const QStringList& paths) {
     if (paths.isEmpty()) {
         return;
     }
     m_openFirstSeries = true;
+    m_lastPaths = paths;
     showBusy(tr("Reading headers of %1...")
                  .arg(paths.size() == 1 ? paths.front() : tr("%1 items").arg(paths.size())));
     m_indexJob->start(paths);
@@ -254,20 +797,44 @@ void MainWindow::openPaths(const QStringList& paths) {
 
 void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index) {
     m_treeModel->setIndex(index);
+    m_browser->clearThumbnails();
     m_tree->expandAll();
     m_problemModel->setProblems(index->problems);
+    std::size_t studies = 0;
+    for (const auto& p : index->patients) {
+        studies += p.studies.size();
+    }
     const std::size_t series = index->seriesCount();
     showIdle(index->cancelled ? tr("Indexing cancelled")
                               : tr("%1 series in %2 studies; %3 problem(s)")
                                     .arg(series)
-                                    .arg([&] {
-                                        std::size_t n = 0;
-                                        for (const auto& p : index->patients) {
-                                            n += p.studies.size();
-                                        }
-                                        return n;
-                                    }())
+                                    .arg(studies)
                                     .arg(index->problems.size()));
+    if (series > 0) {
+        m_thumbnails->start(index);
+        if (m_store && !index->cancelled) {
+            RecentStudy recent;
+            for (const QString& p : m_lastPaths) {
+                recent.paths.push_back(QFileInfo(p).absoluteFilePath().toStdString());
+            }
+            const PatientEntry& patient = index->patients.front();
+            const StudyEntry& study = patient.studies.front();
+            recent.label =
+                (personName(patient.name) + QStringLiteral(" - ") +
+                 QString::fromStdString(study.description.empty() ? study.studyInstanceUid
+                                                                  : study.description) +
+                 (index->patients.size() > 1 || patient.studies.size() > 1
+                      ? tr(" (+%1 more)").arg(studies - 1)
+                      : QString()))
+                    .toStdString();
+            recent.openedAt = QDateTime::currentSecsSinceEpoch();
+            try {
+                m_store->addRecent(recent);
+                updateRecentMenu();
+            } catch (const std::exception&) {
+            }
+        }
+    }
     Q_EMIT studiesIndexed();
     if (m_openFirstSeries && series > 0) {
         // The series with the most images is usually the one to read first.
@@ -278,22 +845,6 @@ void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index) {
             });
         openSeries(QString::fromStdString(best->seriesInstanceUid));
     }
-}
-
-void MainWindow::openSeries(const QString& seriesInstanceUid) {
-    const auto& index = m_treeModel->studyIndex();
-    const SeriesEntry* series =
-        index ? index->findSeries(seriesInstanceUid.toStdString()) : nullptr;
-    if (series == nullptr) {
-        return;
-    }
-    m_openFirstSeries = false;
-    const QModelIndex row = m_treeModel->indexOfSeries(seriesInstanceUid);
-    if (row.isValid()) {
-        m_tree->setCurrentIndex(row);
-    }
-    showBusy(tr("Loading %1...").arg(QString::fromStdString(series->description)));
-    m_loadJob->start(series->paths(), seriesInstanceUid);
 }
 
 void MainWindow::openDemoStudy() {
@@ -352,18 +903,67 @@ void MainWindow::loadMlEngine() {
     }));
 }
 
-void MainWindow::updateSliceStatus() {
-    if (!m_view->volume()) {
-        m_sliceStatus->clear();
+// ---- export
+// ---------------------------------------------------------------------------------------
+
+void MainWindow::exportViewport() {
+    if (!activeViewport()->volume()) {
         return;
     }
-    const DisplayWindow w = m_view->window();
-    m_sliceStatus->setText(tr("Slice %1/%2   W %3 L %4")
-                               .arg(m_view->currentSlice() + 1)
-                               .arg(m_view->sliceCount())
-                               .arg(w.width, 0, 'f', 0)
-                               .arg(w.center, 0, 'f', 0));
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Export the viewport as PNG"),
+                                     QStringLiteral("viewport.png"), tr("PNG images (*.png)"));
+    if (!path.isEmpty()) {
+        exportViewportTo(path);
+    }
 }
+
+bool MainWindow::exportViewportTo(const QString& path) {
+    Viewport* v = activeViewport();
+    // What the reader sees, overlays and measurements included.
+    const bool saved = v->volume() && v->grab().save(path, "PNG");
+    showIdle(saved ? tr("Saved %1").arg(path) : tr("Could not save %1").arg(path));
+    return saved;
+}
+
+void MainWindow::exportSeries() {
+    if (!activeViewport()->volume()) {
+        return;
+    }
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Export the series"), QStringLiteral("series.nii.gz"),
+        tr("NIfTI (*.nii.gz *.nii);;NRRD (*.nrrd);;MetaImage (*.mha)"));
+    if (!path.isEmpty()) {
+        exportSeriesTo(path);
+    }
+}
+
+void MainWindow::exportSeriesTo(const QString& path) {
+    const auto volume = activeViewport()->volume();
+    if (!volume) {
+        Q_EMIT seriesExported(path, tr("no series is shown"));
+        return;
+    }
+    showBusy(tr("Writing %1...").arg(path));
+    auto* watcher = new QFutureWatcher<QString>(this);
+    connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, path] {
+        const QString error = watcher->result();
+        showIdle(error.isEmpty() ? tr("Saved %1").arg(path) : tr("Could not save: %1").arg(error));
+        watcher->deleteLater();
+        Q_EMIT seriesExported(path, error);
+    });
+    watcher->setFuture(QtConcurrent::run([volume, path]() -> QString {
+        try {
+            writeVolume(*volume, path.toStdString());
+            return {};
+        } catch (const std::exception& e) {
+            return QString::fromStdString(e.what());
+        }
+    }));
+}
+
+// ---- window events
+// --------------------------------------------------------------------------------
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
     if (event->mimeData()->hasUrls()) {
@@ -383,9 +983,8 @@ void MainWindow::dropEvent(QDropEvent* event) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    // Stop background work before the window goes; the jobs wait for their threads.
     m_indexJob->cancel();
-    m_loadJob->cancel();
+    m_series->cancelAll();
     event->accept();
 }
 

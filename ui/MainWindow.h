@@ -4,12 +4,20 @@
 #include "core/imaging/Volume.h"
 
 #include <QFutureWatcher>
+#include <QHash>
+#include <QList>
 #include <QMainWindow>
 #include <QStringList>
 
+#include <map>
 #include <memory>
 
+class QAction;
+class QActionGroup;
+class QDoubleSpinBox;
 class QLabel;
+class QLineEdit;
+class QMenu;
 class QProgressBar;
 class QPushButton;
 class QTableView;
@@ -18,46 +26,73 @@ class QTreeView;
 namespace radiolens {
 
 class IndexJob;
+class MeasurementListModel;
 class ProblemListModel;
-class SeriesLoadJob;
-class SliceView;
+class SeriesService;
+class StudyBrowserModel;
+class StudyStore;
 class StudyTreeModel;
+class TagBrowser;
+class ThumbnailJob;
+class ViewerArea;
+class Viewport;
+class ViewportFrame;
 
-/// The Radiolens main window: study browser (Patient / Study / Series), problems found while
-/// indexing or loading, and a slice view. Indexing and loading run in the background with
-/// progress and cancel; the window never waits for them. GUI thread only.
+/// The Radiolens main window: study browser (search, thumbnails), viewports in 1x1 / 1x2 / 2x2
+/// layouts or MPR, problems, measurements, DICOM tags. Indexing, loading and thumbnails run in
+/// the background with progress and cancel; the window never waits for them. Every command is
+/// in a menu with its shortcut (Help > Keyboard and Mouse lists them). GUI thread only.
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    explicit MainWindow(QWidget* parent = nullptr);
+    /// `databasePath`: the study store (measurements, recent studies); empty uses the user's
+    /// default store.
+    explicit MainWindow(QWidget* parent = nullptr, const QString& databasePath = {});
     ~MainWindow() override;
 
     /// Indexes files, folders or DICOMDIRs and, when nothing is shown yet, opens the largest
-    /// series found.
+    /// series found in the active viewport.
     void openPaths(const QStringList& paths);
     /// Writes the built-in demo study (once) in the background and opens it.
     void openDemoStudy();
-    /// Loads the series with this UID from the current index into the view.
-    void openSeries(const QString& seriesInstanceUid);
+    /// Loads series `uid` (or one image of it) into `frame` (default: the active viewport).
+    void openSeries(const QString& seriesInstanceUid, const QString& imagePath = {},
+                    ViewportFrame* frame = nullptr);
     /// Opens the ML engine (LibTorch) in the background, if it is not open yet; the status bar
     /// and mlEngineLoaded() tell the outcome. Nothing opens it at start-up: a session that
     /// runs no model never pays LibTorch's 0.8 s and 170 MiB.
     void loadMlEngine();
 
-    SliceView* sliceView() const { return m_view; }
+    /// Saves what the active viewport shows (overlays and measurements included) as PNG.
+    bool exportViewportTo(const QString& path);
+    /// Writes the active viewport's volume (.nii.gz, .nii, .nrrd, .mha) in the background;
+    /// seriesExported() tells the outcome.
+    void exportSeriesTo(const QString& path);
+
+    ViewerArea* viewerArea() const { return m_viewer; }
+    Viewport* activeViewport() const;
     StudyTreeModel* studyModel() const { return m_treeModel; }
+    StudyBrowserModel* browserModel() const { return m_browser; }
     ProblemListModel* problemModel() const { return m_problemModel; }
-    QString currentSeriesUid() const { return m_currentSeries; }
+    SeriesService* seriesService() const { return m_series; }
+    /// The measurements of the active viewport's series.
+    MeasurementListModel* measurementModel() const;
+    TagBrowser* tagBrowser() const { return m_tags; }
+    /// The series in the active viewport.
+    QString currentSeriesUid() const;
+    /// Every action of the menus (for Help and tests).
+    QList<QAction*> commands() const { return m_commands; }
 
 Q_SIGNALS:
-    /// The index of the last openPaths() call is in the tree.
     void studiesIndexed();
-    /// Every slice of the series is decoded and shown.
+    /// Every slice of a series is decoded and shown (`seriesInstanceUid` of the request).
     void seriesLoaded(const QString& seriesInstanceUid);
-    /// A series could not be shown.
     void seriesFailed(const QString& seriesInstanceUid, const QString& reason);
-    /// The ML engine is ready (or not: `ok` false and `description` says why).
     void mlEngineLoaded(bool ok, const QString& description);
+    /// A thumbnail arrived for this series.
+    void thumbnailShown(const QString& seriesInstanceUid);
+    /// exportSeriesTo() finished: `error` is empty on success.
+    void seriesExported(const QString& path, const QString& error);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -65,27 +100,55 @@ protected:
     void closeEvent(QCloseEvent* event) override;
 
 private:
+    QAction* command(QMenu* menu, const QString& text, const QKeySequence& shortcut,
+                     const std::function<void()>& run, bool viewerOnly = false);
     void createMenus();
+    void connectService();
+    void connectViewport(ViewportFrame* frame);
     void showBusy(const QString& what);
     void showIdle(const QString& message);
     void onIndexed(std::shared_ptr<const StudyIndex> index);
-    void updateSliceStatus();
+    void onActiveFrameChanged(ViewportFrame* frame);
+    void updateStatus();
+    void updateRecentMenu();
+    void updatePresetMenu();
+    void showSliceTags();
+    void exportViewport();
+    void exportSeries();
+    MeasurementListModel* measurementsFor(const std::shared_ptr<const Volume>& volume);
+    void withActive(const std::function<void(Viewport&)>& f);
 
-    SliceView* m_view = nullptr;
+    ViewerArea* m_viewer = nullptr;
     QTreeView* m_tree = nullptr;
-    QTableView* m_problems = nullptr;
+    QLineEdit* m_search = nullptr;
     StudyTreeModel* m_treeModel = nullptr;
+    StudyBrowserModel* m_browser = nullptr;
+    QTableView* m_problems = nullptr;
     ProblemListModel* m_problemModel = nullptr;
+    QTableView* m_measurementView = nullptr;
+    TagBrowser* m_tags = nullptr;
     IndexJob* m_indexJob = nullptr;
-    SeriesLoadJob* m_loadJob = nullptr;
+    ThumbnailJob* m_thumbnails = nullptr;
+    SeriesService* m_series = nullptr;
+    std::unique_ptr<StudyStore> m_store;
+    std::map<std::string, MeasurementListModel*> m_measurements; ///< by series UID
+    QHash<ViewportFrame*, QString> m_pending; ///< request key each viewport waits for or shows
+    QStringList m_lastPaths;
+
     QProgressBar* m_progress = nullptr;
     QPushButton* m_cancel = nullptr;
     QLabel* m_status = nullptr;
-    QLabel* m_sliceStatus = nullptr;
+    QLabel* m_readout = nullptr;
     QLabel* m_engineStatus = nullptr;
+    QMenu* m_recentMenu = nullptr;
+    QMenu* m_presetMenu = nullptr;
+    QActionGroup* m_tools = nullptr;
+    QAction* m_mprAction = nullptr;
+    QAction* m_cineAction = nullptr;
+    QDoubleSpinBox* m_fps = nullptr;
+    QList<QAction*> m_commands;
     QFutureWatcher<QString>* m_demoWatcher = nullptr;
     QFutureWatcher<QString>* m_engineWatcher = nullptr;
-    QString m_currentSeries;
     bool m_openFirstSeries = true;
 };
 

@@ -605,6 +605,18 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
         volume->seriesInstanceUid = first.identity.seriesInstanceUid;
         volume->description = first.identity.seriesDescription;
         volume->modality = first.identity.modality;
+        volume->patientName = first.identity.patientName;
+        volume->patientId = first.identity.patientId;
+        volume->patientBirthDate = first.identity.patientBirthDate;
+        volume->patientSex = first.identity.patientSex;
+        volume->studyInstanceUid = first.identity.studyInstanceUid;
+        volume->studyDescription = first.identity.studyDescription;
+        volume->studyDate = first.identity.studyDate;
+        volume->seriesNumber = first.identity.seriesNumber;
+        for (const FrameRef& f : ordered) {
+            volume->sliceFiles.push_back(images[f.image]->path);
+            volume->sliceFrames.push_back(f.frame);
+        }
         volume->pixelSpacingSource =
             firstInfo.rowSpacing ? first.pixelSpacingSource : "none (1 mm assumed)";
         if (isColour(pm)) {

@@ -93,6 +93,8 @@ std::shared_ptr<Volume> GridResampler::resample(const Volume& input) const {
         output->slicePositions.push_back(output->indexToPoint(0, 0, double(t)));
     }
     output->geometry.resampled = true;
+    output->sliceFiles.clear(); // resampled slices come from no single file
+    output->sliceFrames.clear();
 
     const int components = input.format().components;
     const double fill = input.statistics.count > 0 ? input.statistics.min : 0.0;

@@ -51,6 +51,16 @@ void copyVolumeMetadata(const Volume& from, Volume& to) {
     to.warnings = from.warnings;
     to.seriesInstanceUid = from.seriesInstanceUid;
     to.description = from.description;
+    to.patientName = from.patientName;
+    to.patientId = from.patientId;
+    to.patientBirthDate = from.patientBirthDate;
+    to.patientSex = from.patientSex;
+    to.studyInstanceUid = from.studyInstanceUid;
+    to.studyDescription = from.studyDescription;
+    to.studyDate = from.studyDate;
+    to.seriesNumber = from.seriesNumber;
+    to.sliceFiles = from.sliceFiles;
+    to.sliceFrames = from.sliceFrames;
 }
 
 ValueStatistics computeStatistics(const Volume& volume) {

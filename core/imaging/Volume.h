@@ -112,6 +112,21 @@ public:
     std::string seriesInstanceUid;
     std::string description;
 
+    // Who and what, for the corner overlays (UTF-8, DICOM formats: dates YYYYMMDD, names with
+    // '^' between components).
+    std::string patientName;
+    std::string patientId;
+    std::string patientBirthDate;
+    std::string patientSex;
+    std::string studyInstanceUid;
+    std::string studyDescription;
+    std::string studyDate;
+    int seriesNumber = 0;
+    /// The file each slice came from, and its frame within that file (for the tag browser);
+    /// empty for volumes not made from files.
+    std::vector<std::string> sliceFiles;
+    std::vector<int> sliceFrames;
+
 private:
     PixelFormat m_format;
     std::array<std::size_t, 3> m_size;

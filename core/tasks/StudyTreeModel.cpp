@@ -1,6 +1,7 @@
 #include "core/tasks/StudyTreeModel.h"
 
 #include <QDate>
+#include <QMimeData>
 
 namespace radiolens {
 
@@ -263,6 +264,33 @@ QVariant StudyTreeModel::headerData(int section, Qt::Orientation orientation, in
     default:
         return {};
     }
+}
+
+Qt::ItemFlags StudyTreeModel::flags(const QModelIndex& index) const {
+    Qt::ItemFlags flags = QAbstractItemModel::flags(index);
+    const Node* n = nodeOf(index);
+    if (n != nullptr && n->series >= 0) {
+        flags |= Qt::ItemIsDragEnabled;
+    }
+    return flags;
+}
+
+QStringList StudyTreeModel::mimeTypes() const {
+    return {QStringLiteral("application/x-radiolens-series")};
+}
+
+QMimeData* StudyTreeModel::mimeData(const QModelIndexList& indexes) const {
+    for (const QModelIndex& index : indexes) {
+        const QString uid = index.data(SeriesUidRole).toString();
+        if (!uid.isEmpty()) {
+            auto* mime = new QMimeData;
+            const QString image = index.siblingAtColumn(0).data(InstancePathRole).toString();
+            mime->setData(QStringLiteral("application/x-radiolens-series"),
+                          (uid + QLatin1Char('\n') + image).toUtf8());
+            return mime;
+        }
+    }
+    return nullptr;
 }
 
 QModelIndex StudyTreeModel::indexOfSeries(const QString& seriesInstanceUid) const {

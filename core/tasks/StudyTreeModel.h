@@ -35,6 +35,11 @@ public:
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation orientation,
                         int role = Qt::DisplayRole) const override;
+    /// Series and image rows can be dragged onto a viewport.
+    Qt::ItemFlags flags(const QModelIndex& index) const override;
+    QStringList mimeTypes() const override;
+    /// "seriesUid\nimagePath" as application/x-radiolens-series.
+    QMimeData* mimeData(const QModelIndexList& indexes) const override;
 
 private:
     /// A node of the tree: which patient, study, series and image it stands for (-1 above its

@@ -6,6 +6,7 @@
 - ITK appears only in core/imaging, core/dicom (and tests).
 - GDCM appears only in core/dicom's plugin.
 - LibTorch appears only in core/ml .cpp files, never in a header.
+- SQLite appears only in core/store .cpp files.
 - Qt appears in core/ only in core/tasks (QtCore).
 - ui/ and app/ reach third-party imaging libraries only through core/.
 """
@@ -23,6 +24,8 @@ def classify(header):
         return 'itk'
     if header.startswith('gdcm'):
         return 'gdcm'
+    if header.startswith('sqlite3'):
+        return 'sqlite'
     if header.startswith(('torch/', 'ATen/', 'c10/')):
         return 'torch'
     if header.startswith(('QtWidgets', 'QtGui', 'QWidget', 'QMainWindow', 'QPainter', 'QPixmap',
@@ -52,6 +55,8 @@ def allowed(rel, kind):
             return layer in ('imaging', 'dicom')
         if kind == 'torch':
             return layer == 'ml' and not is_header
+        if kind == 'sqlite':
+            return layer == 'store' and not is_header
         return True
     if top in ('ui', 'app'):
         return kind in (None, 'qtcore', 'qtgui')

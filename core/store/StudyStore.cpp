@@ -1,0 +1,590 @@
+#include "core/store/StudyStore.h"
+
+#include "core/domain/Paths.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+namespace fs = std::filesystem;
+
+namespace radiolens {
+
+namespace {
+
+/// PRAGMA application_id of a Radiolens database: "RLNS" as a big-endian 32-bit integer. A file
+/// with another application id is some other program's database and is never modified.
+constexpr std::int64_t kApplicationId = 0x524C4E53;
+
+/// How long a writer waits for another connection's write lock before failing (milliseconds).
+constexpr int kBusyTimeoutMs = 5000;
+
+/// Version 1: measurements and recent studies.
+///
+/// Coordinates (points, axes) are BLOBs of little-endian IEEE-754 doubles, x y z per point, so
+/// they round-trip bit-exactly (a REAL column would turn -0.0 into 0). A recent study is keyed by
+/// `path_set`: its distinct paths, sorted, each followed by a NUL byte; `recent_path` keeps them
+/// in the order they were given. Recency is the id order (AUTOINCREMENT never reuses an id).
+constexpr const char* kSchemaVersion1 = R"sql(
+CREATE TABLE measurement (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    study_uid TEXT NOT NULL,
+    series_uid TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('distance', 'angle', 'rectangle', 'ellipse')),
+    points BLOB NOT NULL,
+    axis_u BLOB NOT NULL,
+    axis_v BLOB NOT NULL,
+    label TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX measurement_by_series ON measurement (series_uid, id);
+CREATE INDEX measurement_by_study ON measurement (study_uid, id);
+CREATE TABLE recent_study (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path_set BLOB NOT NULL UNIQUE,
+    label TEXT NOT NULL,
+    opened_at INTEGER NOT NULL
+);
+CREATE TABLE recent_path (
+    recent_id INTEGER NOT NULL REFERENCES recent_study (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (recent_id, position)
+) WITHOUT ROWID;
+PRAGMA application_id = 1380732499;
+PRAGMA user_version = 1;
+)sql";
+
+/// One step of the schema: the script brings a database at version `version - 1` to `version`
+/// and ends by setting PRAGMA user_version to `version`. To change the schema, append a step
+/// (e.g. {2, "ALTER TABLE ...; PRAGMA user_version = 2;"}) and raise currentSchemaVersion;
+/// never edit a step that has shipped.
+struct Migration {
+    int version;
+    const char* script;
+};
+
+constexpr Migration kMigrations[] = {
+    {1, kSchemaVersion1},
+};
+
+static_assert(kMigrations[std::size(kMigrations) - 1].version == StudyStore::currentSchemaVersion,
+              "the last migration must reach currentSchemaVersion");
+
+[[noreturn]] void fail(sqlite3* db, const std::string& path, const std::string& what) {
+    throw std::runtime_error("Radiolens database " + path + ": " + what + ": " +
+                             sqlite3_errmsg(db));
+}
+
+/// Runs SQL text that contains no values (schema scripts, transaction control).
+void exec(sqlite3* db, const std::string& path, const char* sql) {
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+        fail(db, path, std::string("cannot run \"") + sql + "\"");
+    }
+}
+
+/// A prepared statement with bound parameters; finalized on destruction.
+class Statement {
+public:
+    Statement(sqlite3* db, const std::string& path, const char* sql)
+        : m_db(db)
+        , m_path(path) {
+        if (sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr) != SQLITE_OK) {
+            fail(m_db, m_path, std::string("cannot prepare \"") + sql + "\"");
+        }
+    }
+    ~Statement() { sqlite3_finalize(m_stmt); }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    Statement& bind(int index, const std::string& text) {
+        check(sqlite3_bind_text(m_stmt, index, text.data(), static_cast<int>(text.size()),
+                                SQLITE_TRANSIENT));
+        return *this;
+    }
+    Statement& bind(int index, std::int64_t value) {
+        check(sqlite3_bind_int64(m_stmt, index, value));
+        return *this;
+    }
+    Statement& bindBlob(int index, const std::vector<unsigned char>& bytes) {
+        if (bytes.empty()) {
+            check(sqlite3_bind_zeroblob(m_stmt, index, 0));
+        } else {
+            check(sqlite3_bind_blob(m_stmt, index, bytes.data(), static_cast<int>(bytes.size()),
+                                    SQLITE_TRANSIENT));
+        }
+        return *this;
+    }
+
+    /// True when a row is available, false when the statement has finished.
+    bool step() {
+        const int rc = sqlite3_step(m_stmt);
+        if (rc == SQLITE_ROW) {
+            return true;
+        }
+        if (rc == SQLITE_DONE) {
+            return false;
+        }
+        fail(m_db, m_path, std::string("cannot run \"") + sqlite3_sql(m_stmt) + "\"");
+    }
+    /// Runs a statement that returns no rows.
+    void run() { step(); }
+    /// Makes the statement ready to run again with new parameters.
+    void reset() {
+        sqlite3_reset(m_stmt);
+        sqlite3_clear_bindings(m_stmt);
+    }
+
+    std::int64_t int64(int column) const { return sqlite3_column_int64(m_stmt, column); }
+    std::string text(int column) const {
+        const auto* data = sqlite3_column_text(m_stmt, column);
+        const int size = sqlite3_column_bytes(m_stmt, column);
+        return data != nullptr ? std::string(reinterpret_cast<const char*>(data), size)
+                               : std::string();
+    }
+    std::vector<unsigned char> blob(int column) const {
+        const auto* data = static_cast<const unsigned char*>(sqlite3_column_blob(m_stmt, column));
+        const int size = sqlite3_column_bytes(m_stmt, column);
+        return data != nullptr ? std::vector<unsigned char>(data, data + size)
+                               : std::vector<unsigned char>();
+    }
+
+private:
+    void check(int rc) {
+        if (rc != SQLITE_OK) {
+            fail(m_db, m_path,
+                 std::string("cannot bind a value to \"") + sqlite3_sql(m_stmt) + "\"");
+        }
+    }
+
+    sqlite3* m_db;
+    const std::string& m_path;
+    sqlite3_stmt* m_stmt = nullptr;
+};
+
+/// BEGIN IMMEDIATE (takes the write lock up front, so the transaction cannot fail half-way
+/// for another writer); rolled back unless commit() is called.
+class Transaction {
+public:
+    Transaction(sqlite3* db, const std::string& path)
+        : m_db(db)
+        , m_path(path) {
+        exec(m_db, m_path, "BEGIN IMMEDIATE");
+    }
+    ~Transaction() {
+        if (!m_committed) {
+            sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+        }
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    void commit() {
+        exec(m_db, m_path, "COMMIT");
+        m_committed = true;
+    }
+
+private:
+    sqlite3* m_db;
+    const std::string& m_path;
+    bool m_committed = false;
+};
+
+struct ConnectionCloser {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
+
+std::int64_t secondsSinceEpoch() {
+    using namespace std::chrono;
+    return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void appendDouble(std::vector<unsigned char>& bytes, double value) {
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof bits);
+    for (int i = 0; i < 8; ++i) {
+        bytes.push_back(static_cast<unsigned char>(bits >> (8 * i)));
+    }
+}
+
+double readDouble(const unsigned char* bytes) {
+    std::uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) {
+        bits |= static_cast<std::uint64_t>(bytes[i]) << (8 * i);
+    }
+    double value = 0.0;
+    std::memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+std::vector<unsigned char> encodePoints(const std::vector<Vec3>& points) {
+    std::vector<unsigned char> bytes;
+    bytes.reserve(points.size() * 24);
+    for (const Vec3& p : points) {
+        appendDouble(bytes, p.x);
+        appendDouble(bytes, p.y);
+        appendDouble(bytes, p.z);
+    }
+    return bytes;
+}
+
+/// False when `bytes` is not a whole number of points.
+bool decodePoints(const std::vector<unsigned char>& bytes, std::vector<Vec3>& points) {
+    if (bytes.size() % 24 != 0) {
+        return false;
+    }
+    points.clear();
+    for (std::size_t offset = 0; offset < bytes.size(); offset += 24) {
+        const unsigned char* p = bytes.data() + offset;
+        points.push_back({readDouble(p), readDouble(p + 8), readDouble(p + 16)});
+    }
+    return true;
+}
+
+bool isFinite(const Vec3& v) {
+    return std::isfinite(v.x) && std::isfinite(v.y) && std::isfinite(v.z);
+}
+
+void validate(const Measurement& m) {
+    const std::size_t needed = pointCount(m.kind);
+    if (m.points.size() != needed) {
+        throw std::invalid_argument("A " + toString(m.kind) + " measurement needs " +
+                                    std::to_string(needed) + " points, not " +
+                                    std::to_string(m.points.size()));
+    }
+    const bool finite = std::all_of(m.points.begin(), m.points.end(), isFinite) &&
+                        isFinite(m.axisU) && isFinite(m.axisV);
+    if (!finite) {
+        throw std::invalid_argument("A measurement's points and axes must be finite numbers");
+    }
+}
+
+/// Paths a recent entry can have: at least one, none empty or containing a NUL byte.
+bool validPaths(const std::vector<std::string>& paths) {
+    return !paths.empty() && std::none_of(paths.begin(), paths.end(), [](const std::string& p) {
+        return p.empty() || p.find('\0') != std::string::npos;
+    });
+}
+
+/// The identity of a set of paths: the distinct paths, sorted, each followed by a NUL byte.
+std::vector<unsigned char> pathSetKey(std::vector<std::string> paths) {
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+    std::vector<unsigned char> key;
+    for (const std::string& p : paths) {
+        key.insert(key.end(), p.begin(), p.end());
+        key.push_back(0);
+    }
+    return key;
+}
+
+constexpr const char* kSelectMeasurement =
+    "SELECT id, study_uid, series_uid, kind, points, axis_u, axis_v, label, created_at "
+    "FROM measurement ";
+
+std::vector<Measurement> readMeasurements(Statement& query, const std::string& path) {
+    std::vector<Measurement> result;
+    while (query.step()) {
+        Measurement m;
+        m.id = query.int64(0);
+        m.studyInstanceUid = query.text(1);
+        m.seriesInstanceUid = query.text(2);
+        std::vector<Vec3> axisU;
+        std::vector<Vec3> axisV;
+        const bool ok =
+            parseMeasurementKind(query.text(3), m.kind) && decodePoints(query.blob(4), m.points) &&
+            m.points.size() == pointCount(m.kind) && decodePoints(query.blob(5), axisU) &&
+            axisU.size() == 1 && decodePoints(query.blob(6), axisV) && axisV.size() == 1;
+        if (!ok) {
+            throw std::runtime_error("Radiolens database " + path + ": measurement " +
+                                     std::to_string(m.id) + " is damaged");
+        }
+        m.axisU = axisU[0];
+        m.axisV = axisV[0];
+        m.label = query.text(7);
+        m.createdAt = query.int64(8);
+        result.push_back(std::move(m));
+    }
+    return result;
+}
+
+/// Refuses files that are not a Radiolens database before anything is written to them; fails
+/// with SQLite's message when the file cannot be read at all.
+void checkIdentity(sqlite3* db, const std::string& path) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT (SELECT application_id FROM pragma_application_id), "
+                                "(SELECT user_version FROM pragma_user_version), "
+                                "(SELECT count(*) FROM sqlite_master)",
+                                -1, &stmt, nullptr);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(stmt);
+    }
+    if (rc != SQLITE_ROW) {
+        const std::string message = sqlite3_errmsg(db);
+        const bool notDatabase = sqlite3_errcode(db) == SQLITE_NOTADB;
+        sqlite3_finalize(stmt);
+        if (notDatabase) {
+            throw std::runtime_error("Cannot open " + path + ": not a Radiolens database (" +
+                                     message + ")");
+        }
+        throw std::runtime_error("Cannot open Radiolens database " + path + ": " + message);
+    }
+    const std::int64_t applicationId = sqlite3_column_int64(stmt, 0);
+    const std::int64_t version = sqlite3_column_int64(stmt, 1);
+    const std::int64_t objects = sqlite3_column_int64(stmt, 2);
+    sqlite3_finalize(stmt);
+    const bool empty = applicationId == 0 && version == 0 && objects == 0;
+    if (applicationId != kApplicationId && !empty) {
+        throw std::runtime_error("Cannot open " + path +
+                                 ": not a Radiolens database (it is another program's "
+                                 "SQLite database)");
+    }
+}
+
+int readSchemaVersion(sqlite3* db, const std::string& path) {
+    Statement query(db, path, "PRAGMA user_version");
+    query.step();
+    return static_cast<int>(query.int64(0));
+}
+
+/// Brings the schema to currentSchemaVersion in one transaction, so a crash or a second process
+/// opening the same file never sees half a migration.
+void migrate(sqlite3* db, const std::string& path) {
+    Transaction transaction(db, path);
+    const int found = readSchemaVersion(db, path);
+    if (found > StudyStore::currentSchemaVersion) {
+        throw std::runtime_error("Cannot open Radiolens database " + path +
+                                 ": it was written by a newer Radiolens (schema version " +
+                                 std::to_string(found) + "; this version reads up to " +
+                                 std::to_string(StudyStore::currentSchemaVersion) + ")");
+    }
+    for (const Migration& migration : kMigrations) {
+        if (migration.version > found &&
+            sqlite3_exec(db, migration.script, nullptr, nullptr, nullptr) != SQLITE_OK) {
+            fail(db, path,
+                 "cannot migrate the schema to version " + std::to_string(migration.version));
+        }
+    }
+    if (readSchemaVersion(db, path) != StudyStore::currentSchemaVersion) {
+        throw std::logic_error("StudyStore: a schema migration did not set user_version");
+    }
+    transaction.commit();
+}
+
+} // namespace
+
+StudyStore::StudyStore(const std::string& databasePath)
+    : m_path(databasePath) {
+    if (m_path.empty()) {
+        throw std::runtime_error("Cannot open Radiolens database: the path is empty");
+    }
+    std::error_code error;
+    if (fs::is_directory(m_path, error)) {
+        throw std::runtime_error("Cannot open Radiolens database " + m_path +
+                                 ": the path is a folder");
+    }
+    const fs::path folder = fs::path(m_path).parent_path();
+    if (!folder.empty() && !fs::create_directories(folder, error) && error) {
+        throw std::runtime_error("Cannot create folder " + folder.string() +
+                                 " for Radiolens database " + m_path + ": " + error.message());
+    }
+
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(
+        m_path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+        nullptr);
+    Connection db(raw);
+    if (rc != SQLITE_OK) {
+        throw std::runtime_error("Cannot open Radiolens database " + m_path + ": " +
+                                 (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+    }
+    sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+
+    checkIdentity(db.get(), m_path);
+    // WAL: a commit appends to the log, readers never block the writer. FULL: each commit is
+    // fsynced, so it survives a power cut, not only a crash. Both before any transaction.
+    exec(db.get(), m_path, "PRAGMA journal_mode=WAL");
+    exec(db.get(), m_path, "PRAGMA synchronous=FULL");
+    exec(db.get(), m_path, "PRAGMA foreign_keys=ON");
+    migrate(db.get(), m_path);
+
+    m_db = db.release();
+}
+
+StudyStore::~StudyStore() {
+    sqlite3_close_v2(m_db);
+}
+
+StudyStore::StudyStore(StudyStore&& other) noexcept
+    : m_path(std::move(other.m_path))
+    , m_db(std::exchange(other.m_db, nullptr)) {}
+
+StudyStore& StudyStore::operator=(StudyStore&& other) noexcept {
+    if (this != &other) {
+        sqlite3_close_v2(m_db);
+        m_db = std::exchange(other.m_db, nullptr);
+        m_path = std::move(other.m_path);
+    }
+    return *this;
+}
+
+std::string StudyStore::defaultPath() {
+    return userDataFolder() + "/radiolens.sqlite";
+}
+
+sqlite3* StudyStore::connection() const {
+    if (m_db == nullptr) {
+        throw std::logic_error("StudyStore used after it was moved from");
+    }
+    return m_db;
+}
+
+std::int64_t StudyStore::addMeasurement(const Measurement& m) {
+    validate(m);
+    sqlite3* db = connection();
+    Statement insert(db, m_path,
+                     "INSERT INTO measurement (study_uid, series_uid, kind, points, axis_u, "
+                     "axis_v, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    insert.bind(1, m.studyInstanceUid)
+        .bind(2, m.seriesInstanceUid)
+        .bind(3, toString(m.kind))
+        .bindBlob(4, encodePoints(m.points))
+        .bindBlob(5, encodePoints({m.axisU}))
+        .bindBlob(6, encodePoints({m.axisV}))
+        .bind(7, m.label)
+        .bind(8, m.createdAt != 0 ? m.createdAt : secondsSinceEpoch());
+    insert.run();
+    return sqlite3_last_insert_rowid(db);
+}
+
+void StudyStore::updateMeasurement(const Measurement& m) {
+    validate(m);
+    sqlite3* db = connection();
+    Statement update(db, m_path,
+                     "UPDATE measurement SET label = ?2, points = ?3, axis_u = ?4, axis_v = ?5 "
+                     "WHERE id = ?1 AND kind = ?6");
+    update.bind(1, m.id)
+        .bind(2, m.label)
+        .bindBlob(3, encodePoints(m.points))
+        .bindBlob(4, encodePoints({m.axisU}))
+        .bindBlob(5, encodePoints({m.axisV}))
+        .bind(6, toString(m.kind));
+    update.run();
+    if (sqlite3_changes(db) > 0) {
+        return;
+    }
+    Statement query(db, m_path, "SELECT kind FROM measurement WHERE id = ?1");
+    query.bind(1, m.id);
+    if (!query.step()) {
+        throw std::runtime_error("Radiolens database " + m_path + ": no measurement has id " +
+                                 std::to_string(m.id));
+    }
+    throw std::invalid_argument("Measurement " + std::to_string(m.id) + " is a " + query.text(0) +
+                                ", not a " + toString(m.kind));
+}
+
+void StudyStore::removeMeasurement(std::int64_t id) {
+    Statement remove(connection(), m_path, "DELETE FROM measurement WHERE id = ?1");
+    remove.bind(1, id).run();
+}
+
+std::vector<Measurement>
+StudyStore::measurementsForSeries(const std::string& seriesInstanceUid) const {
+    const std::string sql = std::string(kSelectMeasurement) + "WHERE series_uid = ?1 ORDER BY id";
+    Statement query(connection(), m_path, sql.c_str());
+    query.bind(1, seriesInstanceUid);
+    return readMeasurements(query, m_path);
+}
+
+std::vector<Measurement>
+StudyStore::measurementsForStudy(const std::string& studyInstanceUid) const {
+    const std::string sql = std::string(kSelectMeasurement) + "WHERE study_uid = ?1 ORDER BY id";
+    Statement query(connection(), m_path, sql.c_str());
+    query.bind(1, studyInstanceUid);
+    return readMeasurements(query, m_path);
+}
+
+void StudyStore::addRecent(const RecentStudy& study) {
+    if (!validPaths(study.paths)) {
+        throw std::invalid_argument("A recent study needs at least one path, and no path may be "
+                                    "empty or contain a NUL character");
+    }
+    sqlite3* db = connection();
+    const std::vector<unsigned char> key = pathSetKey(study.paths);
+    Transaction transaction(db, m_path);
+
+    Statement remove(db, m_path, "DELETE FROM recent_study WHERE path_set = ?1");
+    remove.bindBlob(1, key).run();
+
+    Statement insert(db, m_path,
+                     "INSERT INTO recent_study (path_set, label, opened_at) VALUES (?1, ?2, ?3)");
+    insert.bindBlob(1, key)
+        .bind(2, study.label)
+        .bind(3, study.openedAt != 0 ? study.openedAt : secondsSinceEpoch())
+        .run();
+    const std::int64_t id = sqlite3_last_insert_rowid(db);
+
+    Statement insertPath(db, m_path,
+                         "INSERT INTO recent_path (recent_id, position, path) VALUES (?1, ?2, ?3)");
+    for (std::size_t i = 0; i < study.paths.size(); ++i) {
+        insertPath.reset();
+        insertPath.bind(1, id).bind(2, static_cast<std::int64_t>(i)).bind(3, study.paths[i]).run();
+    }
+
+    Statement trim(db, m_path,
+                   "DELETE FROM recent_study WHERE id NOT IN "
+                   "(SELECT id FROM recent_study ORDER BY id DESC LIMIT ?1)");
+    trim.bind(1, static_cast<std::int64_t>(maxRecentStudies)).run();
+
+    transaction.commit();
+}
+
+std::vector<RecentStudy> StudyStore::recentStudies(std::size_t limit) const {
+    Statement query(connection(), m_path,
+                    "SELECT r.id, r.label, r.opened_at, p.path "
+                    "FROM (SELECT * FROM recent_study ORDER BY id DESC LIMIT ?1) AS r "
+                    "JOIN recent_path AS p ON p.recent_id = r.id "
+                    "ORDER BY r.id DESC, p.position");
+    const auto maxLimit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+    query.bind(1, static_cast<std::int64_t>(std::min(limit, maxLimit)));
+    std::vector<RecentStudy> result;
+    std::int64_t currentId = 0;
+    while (query.step()) {
+        const std::int64_t id = query.int64(0);
+        if (result.empty() || id != currentId) {
+            currentId = id;
+            RecentStudy study;
+            study.label = query.text(1);
+            study.openedAt = query.int64(2);
+            result.push_back(std::move(study));
+        }
+        result.back().paths.push_back(query.text(3));
+    }
+    return result;
+}
+
+void StudyStore::removeRecent(const std::vector<std::string>& paths) {
+    sqlite3* db = connection();
+    if (!validPaths(paths)) {
+        return;
+    }
+    Statement remove(db, m_path, "DELETE FROM recent_study WHERE path_set = ?1");
+    remove.bindBlob(1, pathSetKey(paths)).run();
+}
+
+int StudyStore::schemaVersion() const {
+    return readSchemaVersion(connection(), m_path);
+}
+
+} // namespace radiolens

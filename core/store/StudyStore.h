@@ -1,0 +1,101 @@
+#pragma once
+
+#include "core/domain/Measurement.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace radiolens {
+
+/// The local SQLite store: measurements a reader drew and the recently opened studies.
+///
+/// Durability: every change is committed (in WAL mode with `synchronous=FULL`) before the call
+/// returns, so it survives the application crashing or being killed, and a power cut.
+///
+/// Units: measurement points and axes are in patient coordinates (LPS, mm) and round-trip
+/// bit-exactly; times are seconds since 1970 (UTC).
+///
+/// Errors: SQLite failures throw std::runtime_error naming the database file and carrying
+/// SQLite's message; malformed arguments throw std::invalid_argument.
+///
+/// Thread-safety: one StudyStore is used from one thread at a time (the GUI thread); it has no
+/// locking of its own. The connection is opened with SQLITE_OPEN_FULLMUTEX all the same. Several
+/// StudyStore objects (in one process or several) may use the same file; each sees what the
+/// others have committed, and a writer waits up to 5 s for another writer's lock.
+class StudyStore {
+public:
+    /// Recent studies kept; older ones are dropped by addRecent().
+    static constexpr std::size_t maxRecentStudies = 50;
+    /// Schema version (PRAGMA user_version) this build creates and understands.
+    static constexpr int currentSchemaVersion = 1;
+
+    /// Opens the database at `databasePath`, creating the file and its parent folders when
+    /// missing, and creates or migrates the schema. Throws std::runtime_error when the path is
+    /// a folder, cannot be opened or created, is not a Radiolens database (that file is left
+    /// untouched), or was written by a newer Radiolens (a higher schema version).
+    explicit StudyStore(const std::string& databasePath);
+    ~StudyStore();
+
+    StudyStore(const StudyStore&) = delete;
+    StudyStore& operator=(const StudyStore&) = delete;
+    /// A moved-from store throws std::logic_error from every member except destruction and
+    /// assignment.
+    StudyStore(StudyStore&& other) noexcept;
+    StudyStore& operator=(StudyStore&& other) noexcept;
+
+    /// userDataFolder() + "/radiolens.sqlite".
+    static std::string defaultPath();
+
+    /// The file this store was opened on, as given to the constructor.
+    const std::string& path() const { return m_path; }
+
+    /// Saves a new measurement and returns its id (ids grow, and are never reused). `m.id` is
+    /// ignored; a `createdAt` of 0 is replaced by the current time. Throws
+    /// std::invalid_argument when the number of points is not pointCount(m.kind) or a
+    /// coordinate is not finite.
+    std::int64_t addMeasurement(const Measurement& m);
+
+    /// Replaces the label, the points and the drawing plane (axisU, axisV) of measurement
+    /// `m.id`; UIDs, kind and createdAt stay as saved. Throws std::invalid_argument for points
+    /// as addMeasurement() does or when `m.kind` differs from the saved kind, and
+    /// std::runtime_error when no measurement has that id.
+    void updateMeasurement(const Measurement& m);
+
+    /// Deletes a measurement; an id that does not exist is ignored.
+    void removeMeasurement(std::int64_t id);
+
+    /// The measurements of one series, in the order they were added (by id).
+    std::vector<Measurement> measurementsForSeries(const std::string& seriesInstanceUid) const;
+    /// The measurements of all series of one study, in the order they were added (by id).
+    std::vector<Measurement> measurementsForStudy(const std::string& studyInstanceUid) const;
+
+    /// Records that `study` was opened; it becomes the most recent. Opening the same set of
+    /// paths again (order and repeats ignored; paths compared as given, byte for byte) moves
+    /// that entry to the top with the new label, path order and time, instead of adding
+    /// another. An `openedAt` of 0 is replaced by the current time. Only the most recent
+    /// maxRecentStudies entries are kept. Throws std::invalid_argument when `study.paths` is
+    /// empty.
+    void addRecent(const RecentStudy& study);
+
+    /// Up to `limit` recent studies, most recently added first.
+    std::vector<RecentStudy> recentStudies(std::size_t limit = 10) const;
+
+    /// Forgets the recent entry with this set of paths (compared as addRecent() does), e.g.
+    /// when its files are gone. Nothing happens when there is no such entry.
+    void removeRecent(const std::vector<std::string>& paths);
+
+    /// Test-only: the schema version stored in the file (PRAGMA user_version).
+    int schemaVersion() const;
+
+private:
+    sqlite3* connection() const;
+
+    std::string m_path;
+    sqlite3* m_db = nullptr; ///< owned; null after a move
+};
+
+} // namespace radiolens

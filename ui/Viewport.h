@@ -1,0 +1,191 @@
+#pragma once
+
+#include "core/domain/Measurement.h"
+#include "core/imaging/PlaneView.h"
+#include "core/imaging/SliceRenderer.h"
+#include "core/imaging/ViewTransform.h"
+#include "core/imaging/Volume.h"
+#include "core/imaging/WindowPresets.h"
+
+#include <QImage>
+#include <QPointer>
+#include <QWidget>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+class QTimer;
+
+namespace radiolens {
+
+class MeasurementListModel;
+
+/// One image viewport: a plane of a volume (native slices, or axial / coronal / sagittal
+/// reformats) with the interactions a radiologist expects.
+///
+/// Mouse: wheel scrolls slices, Ctrl+wheel zooms at the cursor, right-drag sets the window
+/// (horizontal: width, vertical: level, kWindowPerPixel units per pixel), middle-drag pans; the
+/// left button does what the tool says: pan (or move the crosshair in MPR), or draw a distance,
+/// angle, rectangle or ellipse. Keys: arrows / Page Up / Page Down / Home / End scroll, 1-9
+/// window presets, 0 the file's window, I invert, F fit, = one to one.
+///
+/// Shows the slice in true proportions, orientation letters from the direction cosines, a scale
+/// bar in mm, corner texts (patient, study, series, slice and position, window, zoom) that can be
+/// hidden, the crosshair in MPR, and the measurements of its series that lie on the slice.
+/// Slices that have not arrived (progressive loading) say so. GUI thread only.
+class Viewport : public QWidget {
+    Q_OBJECT
+public:
+    enum class Tool { Navigate, Distance, Angle, Rectangle, Ellipse };
+
+    /// Window units per screen pixel of right-drag.
+    static constexpr double kWindowPerPixel = 2.0;
+
+    explicit Viewport(QWidget* parent = nullptr);
+    ~Viewport() override;
+
+    // ---- what is shown
+    /// Shows `volume` (under request `key`) at the middle slice of the current plane.
+    /// `complete`: every slice is decoded already.
+    void setVolume(std::shared_ptr<const Volume> volume, bool complete, const QString& key = {});
+    void clear();
+    const std::shared_ptr<const Volume>& volume() const { return m_volume; }
+    QString key() const { return m_key; }
+    void markSliceReady(int nativeSlice);
+    void markSliceFailed(int nativeSlice, const QString& reason);
+    void markAllSlicesReady();
+
+    // ---- plane and slice
+    void setPlane(PlaneKind plane);
+    PlaneKind plane() const { return m_mapping.kind; }
+    const PlaneMapping& mapping() const { return m_mapping; }
+    int currentSlice() const { return m_slice; }
+    void setCurrentSlice(int s);
+    int sliceCount() const { return m_volume ? int(m_mapping.depth) : 0; }
+    /// True when slice `s` of the current plane can be shown (every native slice it needs has
+    /// arrived, none failed).
+    bool isSliceReady(int s) const;
+    /// Position of slice `s` along the plane's normal, mm.
+    double slicePosition(int s) const;
+
+    // ---- grey scale
+    DisplayWindow window() const { return m_window; }
+    void setWindow(const DisplayWindow& window);
+    /// Presets for this volume (CT table, or the file's windows then Automatic).
+    std::vector<NamedWindow> presets() const;
+    /// Applies preset `index` (0-based) of presets(); false when there is none.
+    bool applyPreset(int index);
+    /// The file's first window (or automatic).
+    void resetWindow();
+    /// Inverted display, on top of MONOCHROME1 (which is always shown inverted).
+    bool inverted() const { return m_inverted; }
+    void setInverted(bool inverted);
+
+    // ---- zoom, pan, rotation
+    const ViewTransform& transform() const { return m_transform; }
+    void fit();
+    void oneToOne();
+    void zoomBy(double factor);
+    void panBy(double dx, double dy);
+    void rotate(int quarters);
+    void flipHorizontal();
+    void flipVertical();
+
+    // ---- overlays
+    bool overlaysVisible() const { return m_overlays; }
+    void setOverlaysVisible(bool visible);
+
+    // ---- crosshair (MPR)
+    void setCrosshairEnabled(bool enabled);
+    bool crosshairEnabled() const { return m_crosshairEnabled; }
+    /// Puts the crosshair at `point` (LPS mm) and, if `moveSlice`, shows the slice through it.
+    void setCrosshair(const Vec3& point, bool moveSlice);
+    std::optional<Vec3> crosshair() const { return m_crosshair; }
+
+    // ---- tools and measurements
+    void setTool(Tool tool);
+    Tool tool() const { return m_tool; }
+    void setMeasurementModel(MeasurementListModel* model);
+    /// The measurement selected in the list, highlighted when it lies on the slice.
+    void setSelectedMeasurement(std::int64_t id);
+
+    // ---- coordinates (also for tests)
+    QPointF imageToWidget(const QPointF& image) const;
+    QPointF widgetToImage(const QPointF& widget) const;
+    /// Where patient point `p` (LPS mm) appears on this viewport (its in-plane projection).
+    QPointF patientToWidget(const Vec3& p) const;
+    /// Patient point under widget position `w` on the current slice.
+    Vec3 widgetToPatient(const QPointF& w) const;
+    /// Text of the value under widget position `w` ("123 HU at (L 10.0, P 20.5, H 3.0) mm").
+    QString readout(const QPointF& w) const;
+
+Q_SIGNALS:
+    void sliceChanged(int s);
+    void windowChanged(double center, double width);
+    /// The user moved the crosshair here (LPS mm).
+    void crosshairMoved(const radiolens::Vec3& point);
+    /// The value and position under the cursor, for the status bar; empty when outside.
+    void cursorReadout(const QString& text);
+    /// The user pressed a mouse button here: this viewport becomes the active one.
+    void activated();
+    /// A measurement was drawn; the model has stored it.
+    void measurementDrawn(const radiolens::Measurement& measurement);
+    /// Zoom, pan, rotation or flips changed.
+    void viewChanged();
+
+protected:
+    void paintEvent(QPaintEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
+    void wheelEvent(QWheelEvent* event) override;
+    void keyPressEvent(QKeyEvent* event) override;
+    void mousePressEvent(QMouseEvent* event) override;
+    void mouseMoveEvent(QMouseEvent* event) override;
+    void mouseReleaseEvent(QMouseEvent* event) override;
+    void leaveEvent(QEvent* event) override;
+
+private:
+    void updateMapping(bool keepSlice);
+    void invalidate();
+    void render();
+    void updateTransformSize();
+    void drawOverlays(QPainter& painter);
+    void drawMeasurements(QPainter& painter);
+    void drawCrosshair(QPainter& painter);
+    void drawScaleBar(QPainter& painter);
+    void finishDrawing();
+    /// The measurement the tool would make of image points `points` on this slice.
+    Measurement measurementFrom(const std::vector<QPointF>& points) const;
+
+    std::shared_ptr<const Volume> m_volume;
+    QString m_key;
+    std::vector<bool> m_ready;     ///< per native slice
+    std::vector<QString> m_failed; ///< per native slice: why it could not be decoded
+    std::size_t m_readyCount = 0;
+    PlaneMapping m_mapping;
+    int m_slice = 0;
+    DisplayWindow m_window;
+    bool m_windowChosen = false;
+    bool m_inverted = false;
+    ViewTransform m_transform;
+    bool m_overlays = true;
+    bool m_crosshairEnabled = false;
+    std::optional<Vec3> m_crosshair;
+    Tool m_tool = Tool::Navigate;
+    QPointer<MeasurementListModel> m_measurements;
+    std::int64_t m_selected = 0;
+
+    QImage m_image; ///< the current slice through the window, at image resolution
+    bool m_imageValid = false;
+    QTimer* m_refresh = nullptr; ///< coalesces repaints of reformats while slices arrive
+
+    // Interaction state.
+    enum class Drag { None, Window, Pan, Crosshair, Draw };
+    Drag m_drag = Drag::None;
+    QPointF m_dragStart;
+    DisplayWindow m_dragWindow;
+    std::vector<QPointF> m_draft; ///< image points of the measurement being drawn
+    QPointF m_hover;              ///< last image point under the mouse while drawing
+};
+
+} // namespace radiolens
