@@ -65,6 +65,16 @@ void drawText(QPainter& painter, const QRectF& rect, int flags, const QString& t
     painter.restore();
 }
 
+/// Each line of `lines` elided on the right to `width` pixels, so corner texts never run into
+/// the orientation letters in the middle of the edges however long a description is.
+QString elidedLines(const QStringList& lines, const QFontMetrics& metrics, int width) {
+    QStringList out;
+    for (const QString& line : lines) {
+        out << metrics.elidedText(line, Qt::ElideRight, std::max(width, 0));
+    }
+    return out.join(QLatin1Char('\n'));
+}
+
 /// A "nice" length for the scale bar: 1, 2 or 5 times a power of ten, at most `limit` mm.
 double niceLength(double limit) {
     const double power = std::pow(10.0, std::floor(std::log10(std::max(limit, 1e-6))));
@@ -391,6 +401,10 @@ void Viewport::setMeasurementModel(MeasurementListModel* model) {
     update();
 }
 
+MeasurementListModel* Viewport::measurementModel() const {
+    return m_measurements.data();
+}
+
 void Viewport::setSelectedMeasurement(std::int64_t id) {
     m_selected = id;
     update();
@@ -502,10 +516,10 @@ void Viewport::invalidate() {
 
 void Viewport::render() {
     m_imageValid = true;
+    m_hasImage = false;
     if (!m_volume || !isSliceReady(m_slice)) {
         // Reformats are shown while slices arrive; native slices only once decoded.
         if (!m_volume || m_mapping.axis[2] == 2 || m_readyCount == 0) {
-            m_image = QImage();
             return;
         }
     }
@@ -517,13 +531,16 @@ void Viewport::render() {
         Q_EMIT windowChanged(m_window.center, m_window.width);
     }
     const bool invert = (m_volume->photometric == Photometric::Monochrome1) != m_inverted;
-    const RenderedSlice slice =
-        renderImage(m_mapping.image(*m_volume, std::size_t(m_slice)), m_window, invert);
+    const StridedImage plane = m_mapping.image(*m_volume, std::size_t(m_slice));
     const QImage::Format format =
-        slice.channels == 3 ? QImage::Format_RGB888 : QImage::Format_Grayscale8;
-    m_image =
-        QImage(slice.pixels.data(), slice.width, slice.height, slice.width * slice.channels, format)
-            .copy();
+        plane.format.components == 3 ? QImage::Format_RGB888 : QImage::Format_Grayscale8;
+    // The same buffer frame after frame: no allocation while scrolling.
+    if (m_image.width() != int(plane.width) || m_image.height() != int(plane.height) ||
+        m_image.format() != format) {
+        m_image = QImage(int(plane.width), int(plane.height), format);
+    }
+    renderImageInto(plane, m_window, invert, m_image.bits(), std::size_t(m_image.bytesPerLine()));
+    m_hasImage = true;
 }
 
 void Viewport::resizeEvent(QResizeEvent* event) {
@@ -543,7 +560,7 @@ void Viewport::paintEvent(QPaintEvent*) {
     if (!m_imageValid) {
         render();
     }
-    if (!m_image.isNull()) {
+    if (m_hasImage) {
         painter.save();
         const auto a = m_transform.qtAffine();
         painter.setTransform(QTransform(a[0], a[1], a[2], a[3], a[4], a[5]));
@@ -570,6 +587,8 @@ void Viewport::paintEvent(QPaintEvent*) {
         drawOverlays(painter);
         drawScaleBar(painter);
     }
+    painter.end();
+    Q_EMIT painted();
 }
 
 void Viewport::drawOverlays(QPainter& painter) {
@@ -577,6 +596,8 @@ void Viewport::drawOverlays(QPainter& painter) {
     const QFontMetrics metrics(font());
     const int m = 6;
     const QRectF area = QRectF(rect()).adjusted(m, m, -m, -m);
+    // Each corner keeps to its half of the width, minus room for the centred letters.
+    const int half = width() / 2 - m - metrics.horizontalAdvance(QStringLiteral("WW")) / 2 - 4;
     // Top left: patient. Top right: study and series.
     QStringList patient;
     patient << personName(v.patientName);
@@ -588,14 +609,14 @@ void Viewport::drawOverlays(QPainter& painter) {
         id += QStringLiteral("  ") + QString::fromStdString(v.patientSex);
     }
     patient << id;
-    drawText(painter, area, Qt::AlignLeft | Qt::AlignTop, patient.join(QLatin1Char('\n')));
+    drawText(painter, area, Qt::AlignLeft | Qt::AlignTop, elidedLines(patient, metrics, half));
     QStringList study;
     study << QString::fromStdString(v.studyDescription) << dicomDate(v.studyDate)
           << tr("Se %1  %2  %3")
                  .arg(v.seriesNumber)
                  .arg(QString::fromStdString(v.modality))
                  .arg(QString::fromStdString(v.description));
-    drawText(painter, area, Qt::AlignRight | Qt::AlignTop, study.join(QLatin1Char('\n')));
+    drawText(painter, area, Qt::AlignRight | Qt::AlignTop, elidedLines(study, metrics, half));
     // Bottom left: plane, slice and position. Bottom right: window and zoom.
     QString where = tr("%1  Im %2 / %3  %4 mm")
                         .arg(planeName(m_mapping.kind))
@@ -607,7 +628,8 @@ void Viewport::drawOverlays(QPainter& painter) {
                  .arg(m_mapping.height)
                  .arg(m_mapping.spacingX, 0, 'g', 4)
                  .arg(m_mapping.spacingY, 0, 'g', 4);
-    drawText(painter, area, Qt::AlignLeft | Qt::AlignBottom, where);
+    drawText(painter, area, Qt::AlignLeft | Qt::AlignBottom,
+             elidedLines(where.split(QLatin1Char('\n')), metrics, half));
     QString view;
     if (v.format().components == 1) {
         view = tr("W %1  L %2").arg(m_window.width, 0, 'f', 0).arg(m_window.center, 0, 'f', 0);
@@ -618,7 +640,8 @@ void Viewport::drawOverlays(QPainter& painter) {
         view += QLatin1Char('\n');
     }
     view += tr("Zoom %1%").arg(m_transform.zoom * 100.0, 0, 'f', 0);
-    drawText(painter, area, Qt::AlignRight | Qt::AlignBottom, view);
+    drawText(painter, area, Qt::AlignRight | Qt::AlignBottom,
+             elidedLines(view.split(QLatin1Char('\n')), metrics, half));
 
     // Orientation letters on the edges, from where screen right and down point in the patient.
     const Point2 centre{width() / 2.0, height() / 2.0};
@@ -636,9 +659,9 @@ void Viewport::drawOverlays(QPainter& painter) {
                  Qt::AlignRight | Qt::AlignVCenter, letters(right));
         drawText(painter, QRectF(4, height() / 2.0 - h, 40, 2 * h),
                  Qt::AlignLeft | Qt::AlignVCenter, letters(right * -1.0));
-        drawText(painter, QRectF(width() / 2.0 - 30, 4 + 3 * h, 60, h),
-                 Qt::AlignHCenter | Qt::AlignTop, letters(down * -1.0));
-        drawText(painter, QRectF(width() / 2.0 - 30, height() - 4 - 3 * h, 60, h),
+        drawText(painter, QRectF(width() / 2.0 - 30, 4, 60, h), Qt::AlignHCenter | Qt::AlignTop,
+                 letters(down * -1.0));
+        drawText(painter, QRectF(width() / 2.0 - 30, height() - 4 - h, 60, h),
                  Qt::AlignHCenter | Qt::AlignBottom, letters(down));
     }
 }
@@ -648,10 +671,11 @@ void Viewport::drawScaleBar(QPainter& painter) {
     if (pxPerMm <= 0 || (m_volume->pixelSpacingSource.rfind("none", 0) == 0)) {
         return;
     }
+    // Lower right, above the window and zoom lines: clear of the letters and corner texts.
     const double mm = niceLength(width() * 0.2 / pxPerMm);
     const double length = mm * pxPerMm;
-    const double y = height() - 10.0;
-    const double x0 = width() / 2.0 - length / 2.0;
+    const double y = height() - 12.0 - 2.0 * QFontMetrics(font()).height();
+    const double x0 = width() - 10.0 - length;
     painter.save();
     painter.setPen(QPen(QColor(235, 235, 200), 2));
     painter.drawLine(QPointF(x0, y), QPointF(x0 + length, y));

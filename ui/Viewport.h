@@ -55,6 +55,8 @@ public:
     void markSliceReady(int nativeSlice);
     void markSliceFailed(int nativeSlice, const QString& reason);
     void markAllSlicesReady();
+    /// Every slice of the volume is decoded.
+    bool isComplete() const { return m_volume && m_readyCount == m_ready.size(); }
 
     // ---- plane and slice
     void setPlane(PlaneKind plane);
@@ -107,6 +109,7 @@ public:
     void setTool(Tool tool);
     Tool tool() const { return m_tool; }
     void setMeasurementModel(MeasurementListModel* model);
+    MeasurementListModel* measurementModel() const;
     /// The measurement selected in the list, highlighted when it lies on the slice.
     void setSelectedMeasurement(std::int64_t id);
 
@@ -133,6 +136,8 @@ Q_SIGNALS:
     void measurementDrawn(const radiolens::Measurement& measurement);
     /// Zoom, pan, rotation or flips changed.
     void viewChanged();
+    /// A frame was painted (for latency measurements).
+    void painted();
 
 protected:
     void paintEvent(QPaintEvent* event) override;
@@ -175,7 +180,8 @@ private:
     QPointer<MeasurementListModel> m_measurements;
     std::int64_t m_selected = 0;
 
-    QImage m_image; ///< the current slice through the window, at image resolution
+    QImage m_image;          ///< the current slice through the window, at image resolution
+    bool m_hasImage = false; ///< m_image holds the current slice (the buffer is reused)
     bool m_imageValid = false;
     QTimer* m_refresh = nullptr; ///< coalesces repaints of reformats while slices arrive
 

@@ -6,6 +6,10 @@
 #include "core/imaging/GridResampler.h"
 #include "core/imaging/StackGeometry.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -723,10 +727,23 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
             total.merge(mine);
         };
         std::vector<std::thread> helpers;
-        for (unsigned t = 1; t < std::min<std::size_t>(threads, depth); ++t) {
-            helpers.emplace_back(work, false);
+        const unsigned count = unsigned(std::min<std::size_t>(threads, depth));
+        if (m_options.lowPriority) {
+            // Background loads yield the cores to the thread that draws what the reader sees:
+            // every decoder is a fresh thread at nice +10 (the caller's thread keeps its
+            // priority; an unprivileged thread could not get it back).
+            for (unsigned t = 0; t < count; ++t) {
+                helpers.emplace_back([&work, t] {
+                    setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), 10);
+                    work(t == 0);
+                });
+            }
+        } else {
+            for (unsigned t = 1; t < count; ++t) {
+                helpers.emplace_back(work, false);
+            }
+            work(true);
         }
-        work(true);
         for (auto& helper : helpers) {
             helper.join();
         }

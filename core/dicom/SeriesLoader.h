@@ -20,10 +20,14 @@ struct SeriesLoadOptions {
     /// Projection radiographs (CR, DX, MG, XA, ...) are never stacked: with -1 the first is
     /// loaded and a warning says how many there are.
     int instance = -1;
+    /// Decode at a lower CPU priority (nice +10), so that a load in the background never
+    /// slows the thread that paints the screen.
+    bool lowPriority = false;
 };
 
-/// Follows a load. volumeStarted() and progress() are called on the loading thread;
-/// sliceDecoded() on decoding threads, possibly at the same time, so it must be thread-safe.
+/// Follows a load. volumeStarted() is called on the loading thread, progress() on one thread at
+/// a time (the loading thread, or a decoding thread of a low-priority load); sliceDecoded() and
+/// sliceFailed() on decoding threads, possibly at the same time, so they must be thread-safe.
 class SeriesLoadObserver {
 public:
     virtual ~SeriesLoadObserver() = default;

@@ -7,14 +7,10 @@
 
 namespace radiolens {
 
-RenderedSlice renderImage(const StridedImage& image, const DisplayWindow& window, bool invert) {
-    RenderedSlice out;
-    out.width = int(image.width);
-    out.height = int(image.height);
+void renderImageInto(const StridedImage& image, const DisplayWindow& window, bool invert,
+                     std::uint8_t* out, std::size_t rowBytes) {
     const std::size_t w = image.width, h = image.height;
     if (image.format.components == 3) {
-        out.channels = 3;
-        out.pixels.resize(w * h * 3);
         dispatchComponent(image.format.component, [&](auto tag) {
             using T = decltype(tag);
             const T* base = static_cast<const T*>(image.origin);
@@ -31,8 +27,8 @@ RenderedSlice renderImage(const StridedImage& image, const DisplayWindow& window
                 }
                 scale = 255.0 / peak;
             }
-            std::uint8_t* o = out.pixels.data();
             for (std::size_t y = 0; y < h; ++y) {
+                std::uint8_t* o = out + y * rowBytes;
                 for (std::size_t x = 0; x < w; ++x) {
                     const T* p = base + std::ptrdiff_t(y) * image.strideY +
                                  std::ptrdiff_t(x) * image.strideX;
@@ -42,49 +38,71 @@ RenderedSlice renderImage(const StridedImage& image, const DisplayWindow& window
                 }
             }
         });
-        return out;
+        return;
     }
-    out.pixels.resize(w * h);
     const double width = std::max(1.0, window.width);
     const double low = window.center - width / 2.0;
     const double gain = 255.0 / width;
     dispatchComponent(image.format.component, [&](auto tag) {
         using T = decltype(tag);
         const T* base = static_cast<const T*>(image.origin);
-        std::uint8_t* o = out.pixels.data();
         if constexpr (sizeof(T) <= 2 && std::is_integral_v<T>) {
-            // A lookup table over every possible value: one load per pixel.
+            // A lookup table over every possible value: one load per pixel. Rebuilt only when
+            // the window changes.
             const long first = long(std::numeric_limits<T>::lowest());
             thread_local std::vector<std::uint8_t> lut;
-            lut.resize(std::size_t(long(std::numeric_limits<T>::max()) - first + 1));
-            for (std::size_t v = 0; v < lut.size(); ++v) {
-                const double g = std::clamp((double(long(v) + first) - low) * gain, 0.0, 255.0);
-                lut[v] = std::uint8_t(invert ? 255.0 - g + 0.5 : g + 0.5);
+            thread_local double lutLow = 0.0, lutGain = -1.0;
+            thread_local bool lutInvert = false;
+            thread_local long lutFirst = 1;
+            const std::size_t size = std::size_t(long(std::numeric_limits<T>::max()) - first + 1);
+            if (lut.size() != size || lutLow != low || lutGain != gain || lutInvert != invert ||
+                lutFirst != first) {
+                lut.resize(size);
+                for (std::size_t v = 0; v < size; ++v) {
+                    const double g = std::clamp((double(long(v) + first) - low) * gain, 0.0, 255.0);
+                    lut[v] = std::uint8_t(invert ? 255.0 - g + 0.5 : g + 0.5);
+                }
+                lutLow = low;
+                lutGain = gain;
+                lutInvert = invert;
+                lutFirst = first;
             }
             const std::uint8_t* table = lut.data() - first;
             for (std::size_t y = 0; y < h; ++y) {
                 const T* row = base + std::ptrdiff_t(y) * image.strideY;
+                std::uint8_t* o = out + y * rowBytes;
                 if (image.strideX == 1) {
                     for (std::size_t x = 0; x < w; ++x) {
-                        *o++ = table[long(row[x])];
+                        o[x] = table[long(row[x])];
                     }
                 } else {
                     for (std::size_t x = 0; x < w; ++x) {
-                        *o++ = table[long(row[std::ptrdiff_t(x) * image.strideX])];
+                        o[x] = table[long(row[std::ptrdiff_t(x) * image.strideX])];
                     }
                 }
             }
         } else {
             for (std::size_t y = 0; y < h; ++y) {
                 const T* row = base + std::ptrdiff_t(y) * image.strideY;
+                std::uint8_t* o = out + y * rowBytes;
                 for (std::size_t x = 0; x < w; ++x) {
                     const double g = std::clamp(
                         (double(row[std::ptrdiff_t(x) * image.strideX]) - low) * gain, 0.0, 255.0);
-                    *o++ = std::uint8_t(invert ? 255.0 - g + 0.5 : g + 0.5);
+                    o[x] = std::uint8_t(invert ? 255.0 - g + 0.5 : g + 0.5);
                 }
             }
         }
     });
+}
+
+RenderedSlice renderImage(const StridedImage& image, const DisplayWindow& window, bool invert) {
+    RenderedSlice out;
+    out.width = int(image.width);
+    out.height = int(image.height);
+    out.channels = image.format.components == 3 ? 3 : 1;
+    const std::size_t rowBytes = image.width * std::size_t(out.channels);
+    out.pixels.resize(rowBytes * image.height);
+    renderImageInto(image, window, invert, out.pixels.data(), rowBytes);
     return out;
 }
 

@@ -31,6 +31,12 @@ struct RenderedSlice {
 /// millisecond (one table lookup per pixel).
 RenderedSlice renderImage(const StridedImage& image, const DisplayWindow& window, bool invert);
 
+/// As renderImage, into caller memory: `out` holds image.height rows of `rowBytes` bytes each
+/// (at least width x channels). No allocation: a viewer renders every frame into the same
+/// buffer (fresh memory costs about 25 us per 4 KiB page here, DESIGN.md section 5).
+void renderImageInto(const StridedImage& image, const DisplayWindow& window, bool invert,
+                     std::uint8_t* out, std::size_t rowBytes);
+
 /// Slice `k` of `volume` as stored, inverted for MONOCHROME1.
 RenderedSlice renderSlice(const Volume& volume, std::size_t k, const DisplayWindow& window);
 

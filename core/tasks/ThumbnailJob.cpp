@@ -50,6 +50,7 @@ void ThumbnailJob::start(std::shared_ptr<const StudyIndex> index, int size) {
             // The middle file: one image of a stack, or the whole of a multi-frame file.
             SeriesLoadOptions options;
             options.threads = 1;
+            options.lowPriority = true;
             const std::string path = series->instances[series->instances.size() / 2].path;
             const SeriesLoadResult result = SeriesLoader(options).load({path});
             if (!result.ok()) {
