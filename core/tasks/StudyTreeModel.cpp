@@ -310,18 +310,40 @@ QModelIndex StudyTreeModel::indexOfSeries(const QString& seriesInstanceUid) cons
 ProblemListModel::ProblemListModel(QObject* parent)
     : QAbstractTableModel(parent) {}
 
+namespace {
+
+std::string problemKey(const Problem& p) {
+    return p.path + '\0' + p.reason;
+}
+
+} // namespace
+
 void ProblemListModel::setProblems(std::vector<Problem> problems) {
     beginResetModel();
-    m_problems = std::move(problems);
+    m_problems.clear();
+    m_listed.clear();
+    for (Problem& p : problems) {
+        if (m_listed.insert(problemKey(p)).second) {
+            m_problems.push_back(std::move(p));
+        }
+    }
     endResetModel();
 }
 
 void ProblemListModel::addProblems(const std::vector<Problem>& problems) {
-    if (problems.empty()) {
+    // A series opened again reports the same problems: each is listed once (hashed, so a
+    // folder with thousands of broken files costs no pairwise comparisons).
+    std::vector<Problem> fresh;
+    for (const Problem& p : problems) {
+        if (m_listed.insert(problemKey(p)).second) {
+            fresh.push_back(p);
+        }
+    }
+    if (fresh.empty()) {
         return;
     }
-    beginInsertRows({}, int(m_problems.size()), int(m_problems.size() + problems.size()) - 1);
-    m_problems.insert(m_problems.end(), problems.begin(), problems.end());
+    beginInsertRows({}, int(m_problems.size()), int(m_problems.size() + fresh.size()) - 1);
+    m_problems.insert(m_problems.end(), fresh.begin(), fresh.end());
     endInsertRows();
 }
 

@@ -5,6 +5,8 @@
 #include <QAbstractItemModel>
 
 #include <memory>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace radiolens {
@@ -80,6 +82,7 @@ public:
 
 private:
     std::vector<Problem> m_problems;
+    std::unordered_set<std::string> m_listed; ///< path and reason of each listed problem
 };
 
 } // namespace radiolens

@@ -260,6 +260,25 @@ TEST(StudyTreeModel, RadiographSeriesListTheirImagesVolumeSeriesDoNot) {
     EXPECT_EQ(model.indexOfSeries("1.2.2"), ctRow);
 }
 
+TEST(ProblemListModel, AProblemReportedAgainIsListedOnce) {
+    ProblemListModel model;
+    model.setProblems({{"/a/1.dcm", "truncated"}, {"/a/2.dcm", "not DICOM"}});
+    EXPECT_EQ(model.rowCount(), 2);
+    // The same series opened again reports the same file with the same reason.
+    QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+    model.addProblems({{"/a/1.dcm", "truncated"}, {"/a/2.dcm", "not DICOM"}});
+    EXPECT_EQ(model.rowCount(), 2);
+    EXPECT_EQ(inserted.count(), 0);
+    // A new reason for a known file, and a new file, are both listed; duplicates within one
+    // report are listed once.
+    model.addProblems({{"/a/1.dcm", "slice 3 could not be decoded"},
+                       {"/a/3.dcm", "empty"},
+                       {"/a/3.dcm", "empty"}});
+    EXPECT_EQ(model.rowCount(), 4);
+    EXPECT_EQ(inserted.count(), 1);
+    EXPECT_EQ(model.index(3, 0).data().toString(), "/a/3.dcm");
+}
+
 TEST(SeriesLoadJob, ClosingAfterARestartWaitsForEveryRun) {
     // Start a long load, replace it at once, destroy the job: the replaced run must not post to
     // the destroyed job (this crashed before).
