@@ -39,12 +39,14 @@
 #include <QStatusBar>
 #include <QTableView>
 #include <QTableWidget>
+#include <QTimer>
 #include <QToolBar>
 #include <QTreeView>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
+#include <set>
 
 namespace radiolens {
 
@@ -109,6 +111,9 @@ MainWindow::MainWindow(QWidget* parent, const QString& databasePath)
     m_problems = new QTableView;
     m_problems->setModel(m_problemModel);
     m_problems->horizontalHeader()->setStretchLastSection(true);
+    m_problems->horizontalHeader()->resizeSection(0, 360);
+    m_problems->setTextElideMode(Qt::ElideMiddle); // keep the file name at the end of a path
+    m_problems->setWordWrap(false);
     m_problems->verticalHeader()->hide();
     m_problems->setSelectionBehavior(QAbstractItemView::SelectRows);
     auto* problems = new QDockWidget(tr("Problems"), this);
@@ -150,10 +155,20 @@ MainWindow::MainWindow(QWidget* parent, const QString& databasePath)
     resizeDocks({problems}, {140}, Qt::Vertical);
 
     m_status = new QLabel;
+    // A long message (a series' warnings) is cut at the right, never pushed off the left edge;
+    // the whole text is in the tooltip and in the Problems list.
+    m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_progress = new QProgressBar;
     m_progress->setRange(0, 100);
     m_progress->setMaximumWidth(200);
     m_progress->hide();
+    // QProgressBar::setValue repaints at once; a load reports every slice, so the bar takes the
+    // latest fraction at most ten times a second and scrolling elsewhere stays smooth.
+    m_progressTimer = new QTimer(this);
+    m_progressTimer->setSingleShot(true);
+    m_progressTimer->setInterval(100);
+    connect(m_progressTimer, &QTimer::timeout, this,
+            [this] { m_progress->setValue(m_progressPercent); });
     m_cancel = new QPushButton(tr("Cancel"));
     m_cancel->hide();
     m_readout = new QLabel;
@@ -178,8 +193,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& databasePath)
     m_indexJob = new IndexJob(this);
     m_thumbnails = new ThumbnailJob(this);
     m_series = new SeriesService(this);
-    connect(m_indexJob, &IndexJob::progressed, this,
-            [this](double f) { m_progress->setValue(int(f * 100)); });
+    connect(m_indexJob, &IndexJob::progressed, this, [this](double f) { showProgress(f); });
     connect(m_indexJob, &IndexJob::indexed, this, &MainWindow::onIndexed);
     connect(m_thumbnails, &ThumbnailJob::thumbnailReady, this,
             [this](const QString& uid, const RenderedSlice& picture) {
@@ -275,6 +289,31 @@ MeasurementListModel* MainWindow::measurementsFor(const std::shared_ptr<const Vo
     return model;
 }
 
+void MainWindow::pruneMeasurementModels() {
+    std::set<std::string> shown;
+    for (ViewportFrame* frame : m_viewer->findChildren<ViewportFrame*>()) {
+        if (const auto& volume = frame->viewport()->volume()) {
+            shown.insert(volume->seriesInstanceUid);
+        }
+    }
+    for (auto it = m_measurements.begin(); it != m_measurements.end();) {
+        if (shown.count(it->first) == 0) {
+            if (m_measurementView->model() == it->second) {
+                m_measurementView->setModel(nullptr);
+            }
+            for (ViewportFrame* frame : m_viewer->findChildren<ViewportFrame*>()) {
+                if (frame->viewport()->measurementModel() == it->second) {
+                    frame->viewport()->setMeasurementModel(nullptr);
+                }
+            }
+            it->second->deleteLater();
+            it = m_measurements.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
 void MainWindow::withActive(const std::function<void(Viewport&)>& f) {
     f(*activeViewport());
 }
@@ -293,7 +332,7 @@ void MainWindow::connectService() {
         return out;
     };
     connect(m_series, &SeriesService::progressed, this,
-            [this](const QString&, double f) { m_progress->setValue(int(f * 100)); });
+            [this](const QString&, double f) { showProgress(f); });
     connect(m_series, &SeriesService::volumeStarted, this,
             [this, framesFor](const QString& key, std::shared_ptr<const Volume> volume) {
                 for (ViewportFrame* frame : framesFor(key)) {
@@ -327,9 +366,11 @@ void MainWindow::connectService() {
                     }
                     v->setMeasurementModel(measurementsFor(volume));
                 }
+                pruneMeasurementModels();
                 m_problemModel->addProblems(problems);
                 // Every warning about the series goes into the Problems panel under its name.
                 const std::string series =
+                    "Series " + std::to_string(volume->seriesNumber) + " " +
                     (volume->description.empty() ? volume->modality : volume->description) + " (" +
                     volume->seriesInstanceUid + ")";
                 std::vector<Problem> warnings;
@@ -337,8 +378,13 @@ void MainWindow::connectService() {
                     warnings.push_back({series, warning});
                 }
                 m_problemModel->addProblems(warnings);
+                const QString name = volume->description.empty()
+                                         ? tr("Series %1 %2")
+                                               .arg(volume->seriesNumber)
+                                               .arg(QString::fromStdString(volume->modality))
+                                         : QString::fromStdString(volume->description);
                 QString message = tr("%1: %2 x %3 x %4")
-                                      .arg(QString::fromStdString(volume->description))
+                                      .arg(name)
                                       .arg(volume->size()[0])
                                       .arg(volume->size()[1])
                                       .arg(volume->size()[2]);
@@ -715,13 +761,25 @@ void MainWindow::updateRecentMenu() {
 
 void MainWindow::showBusy(const QString& what) {
     m_status->setText(what);
+    m_status->setToolTip(what);
+    m_progressTimer->stop();
+    m_progressPercent = 0;
     m_progress->setValue(0);
     m_progress->show();
     m_cancel->show();
 }
 
+void MainWindow::showProgress(double fraction) {
+    m_progressPercent = std::clamp(int(fraction * 100), 0, 100);
+    if (!m_progressTimer->isActive()) {
+        m_progressTimer->start();
+    }
+}
+
 void MainWindow::showIdle(const QString& message) {
     m_status->setText(message);
+    m_status->setToolTip(message);
+    m_progressTimer->stop();
     m_progress->hide();
     m_cancel->hide();
 }
@@ -731,14 +789,21 @@ void MainWindow::updateStatus() {
     if (!v->volume()) {
         return;
     }
-    setWindowTitle(tr("Radiolens - %1 - %2")
-                       .arg(personName(v->volume()->patientName))
-                       .arg(QString::fromStdString(v->volume()->description)));
+    const QString title = tr("Radiolens - %1 - %2")
+                              .arg(personName(v->volume()->patientName))
+                              .arg(QString::fromStdString(v->volume()->description));
+    if (title != windowTitle()) {
+        setWindowTitle(title);
+    }
 }
 
 void MainWindow::onActiveFrameChanged(ViewportFrame* frame) {
     Viewport* v = frame->viewport();
     MeasurementListModel* model = v->volume() ? measurementsFor(v->volume()) : nullptr;
+    if (m_measurementView->model() == model) {
+        updateStatus();
+        return;
+    }
     m_measurementView->setModel(model);
     if (model) {
         connect(m_measurementView->selectionModel(), &QItemSelectionModel::currentRowChanged, v,

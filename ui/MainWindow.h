@@ -21,6 +21,7 @@ class QMenu;
 class QProgressBar;
 class QPushButton;
 class QTableView;
+class QTimer;
 class QTreeView;
 
 namespace radiolens {
@@ -106,6 +107,8 @@ private:
     void connectService();
     void connectViewport(ViewportFrame* frame);
     void showBusy(const QString& what);
+    /// Shows `fraction` (0..1) of the current work on the progress bar, a few times a second.
+    void showProgress(double fraction);
     void showIdle(const QString& message);
     void onIndexed(std::shared_ptr<const StudyIndex> index);
     void onActiveFrameChanged(ViewportFrame* frame);
@@ -116,6 +119,8 @@ private:
     void exportViewport();
     void exportSeries();
     MeasurementListModel* measurementsFor(const std::shared_ptr<const Volume>& volume);
+    /// Drops the measurement lists of series no viewport shows (they hold their volume).
+    void pruneMeasurementModels();
     void withActive(const std::function<void(Viewport&)>& f);
 
     ViewerArea* m_viewer = nullptr;
@@ -136,6 +141,8 @@ private:
     QStringList m_lastPaths;
 
     QProgressBar* m_progress = nullptr;
+    QTimer* m_progressTimer = nullptr; ///< coalesces progress reports into few repaints
+    int m_progressPercent = 0;
     QPushButton* m_cancel = nullptr;
     QLabel* m_status = nullptr;
     QLabel* m_readout = nullptr;
