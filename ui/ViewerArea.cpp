@@ -83,7 +83,8 @@ bool ViewerArea::setMprMode(bool on) {
     }
     Viewport* source = m_active->viewport();
     const auto volume = source->volume();
-    if (!volume || volume->size()[2] < 2) {
+    // Reformats need every slice: MPR waits until the series has loaded.
+    if (!volume || volume->size()[2] < 2 || !source->isComplete()) {
         return false;
     }
     const QString key = source->key();

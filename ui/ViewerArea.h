@@ -30,7 +30,8 @@ public:
     void setActiveFrame(ViewportFrame* frame);
 
     /// MPR: the active viewport's volume in axial, coronal and sagittal viewports (2x2 layout,
-    /// the fourth shows the native slices). False when there is no volume with several slices.
+    /// the fourth shows the native slices). False when there is no volume with several slices
+    /// or it has not loaded completely.
     bool setMprMode(bool on);
     bool mprMode() const { return m_mpr; }
 

@@ -2,7 +2,9 @@
 // loading run in the background. The ML engine (LibTorch, a plugin) is opened only when
 // something needs it, also in the background.
 
+#include "core/tasks/SeriesService.h"
 #include "ui/MainWindow.h"
+#include "ui/ViewerArea.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -33,16 +35,44 @@ int main(int argc, char** argv) {
         QStringLiteral("When the first series is shown, save the window as PNG to <file> and quit "
                        "(exit code 1 if nothing could be shown)."),
         QStringLiteral("file"));
+    QCommandLineOption cache(
+        QStringLiteral("cache-mb"),
+        QStringLiteral("Keep at most <mb> megabytes of recently closed series in memory "
+                       "(default: a quarter of this machine's memory)."),
+        QStringLiteral("mb"));
+    QCommandLineOption mpr(QStringLiteral("mpr"),
+                           QStringLiteral("Show the first series in MPR (axial, coronal, "
+                                          "sagittal) once it has loaded."));
     parser.addOption(demo);
     parser.addOption(screenshot);
+    parser.addOption(mpr);
+    parser.addOption(cache);
     parser.addPositionalArgument(QStringLiteral("paths"),
                                  QStringLiteral("DICOM files, folders or DICOMDIR files to open."),
                                  QStringLiteral("[PATH...]"));
     parser.process(app);
 
     radiolens::MainWindow window;
+    if (parser.isSet(cache)) {
+        bool ok = false;
+        const double megabytes = parser.value(cache).toDouble(&ok);
+        if (!ok || megabytes < 0) {
+            std::fprintf(stderr, "radiolens: --cache-mb takes a number of megabytes\n");
+            return 2;
+        }
+        window.seriesService()->cache().setLimit(std::size_t(megabytes * 1e6));
+    }
     window.show();
 
+    bool mprPending = parser.isSet(mpr);
+    if (mprPending) {
+        QObject::connect(&window, &radiolens::MainWindow::seriesLoaded, &window,
+                         [&window, &mprPending] {
+                             if (mprPending && window.viewerArea()->setMprMode(true)) {
+                                 mprPending = false;
+                             }
+                         });
+    }
     if (parser.isSet(screenshot)) {
         const QString file = parser.value(screenshot);
         QObject::connect(&window, &radiolens::MainWindow::seriesLoaded, &window, [&window, file] {

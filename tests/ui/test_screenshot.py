@@ -22,14 +22,35 @@ def grey_histogram(image, box):
             sum(p > 235 for p in pixels) / n)
 
 
+def head_runs(image, y):
+    """(start, end) columns of the heads crossed by the row at height fraction `y` of the
+    viewer (right of the study tree): runs of tissue-bright pixels, gaps under 3% of the width
+    (crosshair, ventricles, text) bridged, runs under 8% of the width ignored."""
+    width, height = image.size
+    grey = image.convert('L')
+    left = int(width * 0.29)
+    row = [grey.getpixel((x, int(height * y))) >= 60 for x in range(left, width)] + [False]
+    runs, start = [], None
+    for i, tissue in enumerate(row):
+        if tissue and start is None:
+            start = i
+        elif not tissue and start is not None:
+            if runs and start - runs[-1][1] < width * 0.03:
+                runs[-1] = (runs[-1][0], i)
+            else:
+                runs.append((start, i))
+            start = None
+    return [(a + left, b + left) for a, b in runs if b - a > width * 0.08]
+
+
 @unittest.skipUnless(shutil.which('xvfb-run'), 'xvfb-run not installed (apt-get install xvfb xauth)')
 class DemoInARealWindow(unittest.TestCase):
-    def launch(self, data_home, shot):
+    def launch(self, data_home, shot, *options):
         env = dict(os.environ, XDG_DATA_HOME=str(data_home))
         env.pop('QT_QPA_PLATFORM', None)  # a real X window, not the offscreen platform
         return subprocess.run(['xvfb-run', '-a', '-s', '-screen 0 1600x1000x24', GUI, '--demo',
-                               '--screenshot', str(shot)], env=env, capture_output=True,
-                              text=True, timeout=180)
+                               '--screenshot', str(shot), *options], env=env,
+                              capture_output=True, text=True, timeout=180)
 
     def test_demo_opens_and_the_window_shows_a_ct_slice(self):
         from PIL import Image
@@ -58,11 +79,30 @@ class DemoInARealWindow(unittest.TestCase):
             tree = image.crop((0, int(height * 0.05), int(width * 0.3), int(height * 0.15))).convert('L')
             self.assertGreater(len(set(tree.getdata())), 8)
 
-            # The demo is written once: a second launch reuses the same files.
+            # The demo is written once: a second launch reuses the same files. This one opens
+            # the CT in MPR: four views (axial, coronal, sagittal and the native stack), each
+            # showing the head (dark background, grey brain), none left blank.
             first_mtime = ct_files[0].stat().st_mtime_ns
-            result = self.launch(data_home, shot)
+            result = self.launch(data_home, shot, '--mpr')
             self.assertEqual(result.returncode, 0, result.stderr[-3000:])
             self.assertEqual(ct_files[0].stat().st_mtime_ns, first_mtime)
+            # A 1x1 view would show one head across each row of the viewer; MPR shows two per
+            # row, and the sagittal head (bottom left, front to back) is wider than the axial one.
+            image = Image.open(shot)
+            top = head_runs(image, 0.17)
+            bottom = head_runs(image, 0.55)
+            self.assertEqual(len(top), 2, f'top row of views: heads at {top}')
+            self.assertEqual(len(bottom), 2, f'bottom row of views: heads at {bottom}')
+            axial, sagittal = top[0][1] - top[0][0], bottom[0][1] - bottom[0][0]
+            self.assertGreater(sagittal, axial * 1.2, 'bottom-left view is not a sagittal plane')
+
+    def test_a_wrong_cache_size_is_refused_with_a_reason(self):
+        self.assertTrue(GUI and os.access(GUI, os.X_OK), f'RADIOLENS_GUI not executable: {GUI!r}')
+        env = dict(os.environ, QT_QPA_PLATFORM='offscreen')
+        result = subprocess.run([GUI, '--cache-mb', 'lots'], env=env, capture_output=True,
+                                text=True, timeout=60)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn('--cache-mb', result.stderr)
 
 
 if __name__ == '__main__':
