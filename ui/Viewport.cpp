@@ -639,7 +639,9 @@ void Viewport::drawOverlays(QPainter& painter) {
         }
         view += QLatin1Char('\n');
     }
-    view += tr("Zoom %1%").arg(m_transform.zoom * 100.0, 0, 'f', 0);
+    // Magnification as readers know it: screen pixels per image pixel (100% at 1:1, not at
+    // fit).
+    view += tr("Zoom %1%").arg(m_transform.zoom / m_transform.oneToOneZoom() * 100.0, 0, 'f', 0);
     drawText(painter, area, Qt::AlignRight | Qt::AlignBottom,
              elidedLines(view.split(QLatin1Char('\n')), metrics, half));
 
