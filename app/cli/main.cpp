@@ -1,6 +1,7 @@
-// radiolens-cli: headless Radiolens. Subcommands index, info, convert, demo, engine; each has
-// --help. Exit code 0 on success; otherwise 1 (or 2 for a usage error) with a one-line reason
-// on stderr. No Qt and no LibTorch are linked: `engine` opens the ML plugin at run time.
+// radiolens-cli: headless Radiolens. Subcommands index, info, convert, demo, engine, train and
+// evaluate; each has --help. Exit code 0 on success; otherwise 1 (or 2 for a usage error) with a
+// one-line reason on stderr. No Qt and no LibTorch are linked: `engine`, `train` and `evaluate`
+// open the ML plugin at run time.
 
 #include "core/dicom/DemoStudy.h"
 #include "core/dicom/SeriesLoader.h"
@@ -9,6 +10,7 @@
 #include "core/domain/Paths.h"
 #include "core/imaging/VolumeWriter.h"
 #include "core/ml/MlRuntime.h"
+#include "app/cli/CliSupport.h"
 
 #include <unistd.h>
 
@@ -28,99 +30,9 @@
 #include <vector>
 
 using namespace radiolens;
+using namespace radiolens::cli;
 
 namespace {
-
-constexpr const char* kProgram = "radiolens-cli";
-
-/// A failure to report on one line and exit with `code`.
-struct CliError {
-    std::string message;
-    int code = 1;
-};
-
-[[noreturn]] void usageError(const std::string& command, const std::string& message) {
-    throw CliError{command + ": " + message + " (see '" + kProgram + " " + command + " --help')",
-                   2};
-}
-
-/// Parsed arguments of one subcommand: positional arguments and --options.
-struct Arguments {
-    std::vector<std::string> positional;
-    std::map<std::string, std::string> options; ///< "--series" -> "1.2.3"; flags map to ""
-
-    bool has(const std::string& name) const { return options.count(name) != 0; }
-    std::string get(const std::string& name, const std::string& fallback = {}) const {
-        const auto it = options.find(name);
-        return it == options.end() ? fallback : it->second;
-    }
-};
-
-/// Splits argv into positionals and options; `valued` options take the next argument.
-Arguments parse(const std::string& command, const std::vector<std::string>& args,
-                const std::vector<std::string>& flags, const std::vector<std::string>& valued) {
-    Arguments out;
-    const auto contains = [](const std::vector<std::string>& list, const std::string& s) {
-        return std::find(list.begin(), list.end(), s) != list.end();
-    };
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a == "-h" && contains(flags, "--help")) {
-            out.options["--help"] = "";
-            continue;
-        }
-        if (a.size() > 1 && a[0] == '-' && a.compare(0, 2, "--") != 0) {
-            usageError(command, "unknown option " + a);
-        }
-        if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
-            std::string name = a;
-            std::string value;
-            const auto eq = a.find('=');
-            if (eq != std::string::npos) {
-                name = a.substr(0, eq);
-                value = a.substr(eq + 1);
-            }
-            if (contains(flags, name)) {
-                out.options[name] = "";
-            } else if (contains(valued, name)) {
-                if (eq == std::string::npos) {
-                    if (i + 1 >= args.size()) {
-                        usageError(command, name + " needs a value");
-                    }
-                    value = args[++i];
-                }
-                out.options[name] = value;
-            } else {
-                usageError(command, "unknown option " + name);
-            }
-        } else {
-            out.positional.push_back(a);
-        }
-    }
-    return out;
-}
-
-/// The value of `option` as a number, refusing trailing text ("1mm").
-double parseNumber(const std::string& command, const std::string& option, const std::string& text) {
-    char* end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !std::isfinite(value)) {
-        usageError(command, option + " takes a number, not '" + text + "'");
-    }
-    return value;
-}
-
-int parseThreads(const std::string& command, const Arguments& args) {
-    if (!args.has("--threads")) {
-        return 0;
-    }
-    char* end = nullptr;
-    const long n = std::strtol(args.get("--threads").c_str(), &end, 10);
-    if (*end != '\0' || n < 1 || n > 256) {
-        usageError(command, "--threads takes a number from 1 to 256");
-    }
-    return int(n);
-}
 
 // ---- process measurements for --timing -------------------------------------------------------
 
@@ -157,12 +69,6 @@ double& loadStartSeconds() {
 }
 
 // ---- text helpers ------------------------------------------------------------------------------
-
-std::string fmt(const char* pattern, double a, double b = 0, double c = 0) {
-    char text[256];
-    std::snprintf(text, sizeof text, pattern, a, b, c);
-    return text;
-}
 
 std::string vecText(const Vec3& v) {
     return fmt("(%.4f, %.4f, %.4f)", v.x, v.y, v.z);
@@ -685,7 +591,7 @@ Commands:
   convert PATH OUT       write one series as .mha, .nrrd or .nii.gz with geometry and HU
   demo                   write the built-in demo study and print its folder
   engine                 load the machine-learning engine and print what it runs on
-
+%s
 'radiolens-cli COMMAND --help' describes a command. Exit code 0 on success, 1 on failure,
 2 on a usage error; the reason is printed on one line on stderr.
 )";
@@ -703,7 +609,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (args.front() == "--help" || args.front() == "-h" || args.front() == "help") {
-        std::cout << kHelp;
+        std::printf(kHelp, kMlCommandsHelp);
         return 0;
     }
     if (args.front() == "--version") {
@@ -711,8 +617,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
-        {"index", runIndex}, {"info", runInfo},     {"convert", runConvert},
-        {"demo", runDemo},   {"engine", runEngine},
+        {"index", runIndex},   {"info", runInfo},   {"convert", runConvert},   {"demo", runDemo},
+        {"engine", runEngine}, {"train", runTrain}, {"evaluate", runEvaluate},
     };
     const auto command = commands.find(args.front());
     if (command == commands.end()) {

@@ -1,6 +1,12 @@
 #pragma once
 
+#include "core/domain/ModelCard.h"
+#include "core/ml/ImageDataset.h"
+
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace radiolens {
 
@@ -9,9 +15,51 @@ struct MlEngineConfig {
     int threads = 0; ///< intra-op threads; 0 uses every core
 };
 
+/// How `MlEngine::train` trains a classifier. Zero or empty fields take defaults that work on
+/// MedMNIST-sized data without tuning.
+struct TrainOptions {
+    std::string architecture = "resnet18"; ///< resnet18, resnet34, densenet121, smallcnn
+    std::string stem;                      ///< small or standard; empty: from the input size
+    int width = 0;                         ///< channels of the first stage; 0: the default
+    int epochs = 0;                        ///< 0: the default for the architecture
+    int imageSize = 0;                     ///< input pixels; 0: the dataset's own
+    int batchSize = 0;
+    double learningRate = 0.0;
+    int patience = 0;   ///< epochs without a better validation AUC before stopping; 0: default
+    unsigned seed = 1;  ///< the same seed, data and threads give the same model
+    std::string outDir; ///< the model package is written here (created)
+    std::string id;     ///< model id for the card; empty: from the dataset and architecture
+    std::string parent; ///< a model folder to fine-tune from (same architecture and classes)
+};
+
+/// Where a training run is; passed to the observer after every batch and epoch.
+struct TrainStatus {
+    int epoch = 0; ///< 1-based; 0 before the first
+    int epochs = 0;
+    double fraction = 0.0;      ///< of the whole run, 0..1
+    double trainLoss = 0.0;     ///< mean over the epoch so far
+    double validationAuc = 0.0; ///< after the epoch; NaN before
+    double bestValidationAuc = 0.0;
+    double seconds = 0.0; ///< since the start
+    bool epochEnded = false;
+};
+
+/// Receives training progress on the training thread; returning false cancels the run.
+using TrainObserver = std::function<bool(const TrainStatus&)>;
+
+/// A loaded model, ready to classify. Thread-safety: one call at a time.
+class Classifier {
+public:
+    virtual ~Classifier() = default;
+    virtual const ModelCard& card() const = 0;
+    /// Class probabilities (calibrated with the card's temperature) for every image of
+    /// `images`, count x classes, row-major. Images of another size are resized to the card's
+    /// input size; the channel count must match the card (std::invalid_argument otherwise).
+    virtual std::vector<double> predict(const ImageSplit& images) = 0;
+};
+
 /// The machine-learning engine (LibTorch, CPU), as the rest of Radiolens sees it: plain C++,
-/// implemented inside the separately loaded plugin (MlRuntime). Later issues add inference,
-/// saliency and training here.
+/// implemented inside the separately loaded plugin (MlRuntime).
 ///
 /// Thread-safety: methods may be called from any thread, one call at a time.
 class MlEngine {
@@ -27,6 +75,19 @@ public:
     /// a check that a fast BLAS is in use (DESIGN.md section 5: about 2.4 GFLOP/s per core with
     /// OpenBLAS against 48x slower reference BLAS).
     virtual double matmulGflops(int n, int repeats) = 0;
+
+    /// Trains a classifier on `data` (train split; the model is chosen on validation AUC, the
+    /// test split is never looked at) and writes the model package (weights, card with the
+    /// validation metrics) to `options.outDir`. Returns its card. Throws std::runtime_error
+    /// with the reason when it cannot train (bad options, an unreadable parent); a cancelled
+    /// run throws std::runtime_error("cancelled") and writes nothing.
+    virtual ModelCard train(const ImageDataset& data, const TrainOptions& options,
+                            const TrainObserver& observer) = 0;
+
+    /// Loads the model package in `dir`: the card, the weights checked against the card's
+    /// sha256, the architecture checked against the weights. Throws std::runtime_error naming
+    /// the file and the problem.
+    virtual std::unique_ptr<Classifier> loadClassifier(const std::string& dir) = 0;
 };
 
 } // namespace radiolens

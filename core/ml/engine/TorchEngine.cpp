@@ -1,6 +1,8 @@
-// The only place LibTorch is used so far. Built into libradiolens_ml.so, opened by MlRuntime.
+// The engine inside libradiolens_ml.so (opened by MlRuntime): the only code that links LibTorch.
 
 #include "core/ml/MlEngine.h"
+#include "core/ml/engine/ModelIo.h"
+#include "core/ml/engine/Trainer.h"
 
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -9,10 +11,44 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 namespace radiolens {
 
 namespace {
+
+class TorchClassifier final : public Classifier {
+public:
+    explicit TorchClassifier(const std::string& dir)
+        : m_card(ModelCard::read(dir)) {
+        if (m_card.format != "torch-nn") {
+            throw std::runtime_error(dir + "/card.json: TorchScript models are not supported yet");
+        }
+        m_network = ml::loadNetwork(m_card, dir);
+    }
+
+    const ModelCard& card() const override { return m_card; }
+
+    std::vector<double> predict(const ImageSplit& images) override {
+        torch::NoGradGuard noGrad;
+        m_network->eval();
+        std::vector<double> out;
+        out.reserve(images.count * m_card.classNames.size());
+        for (std::size_t first = 0; first < images.count; first += 128) {
+            const std::size_t count = std::min<std::size_t>(128, images.count - first);
+            const auto logits =
+                m_network->forward(ml::inputTensor(images, first, count, m_card.input));
+            const auto p =
+                torch::softmax(logits / m_card.temperature, 1).to(torch::kFloat64).contiguous();
+            out.insert(out.end(), p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+        }
+        return out;
+    }
+
+private:
+    ModelCard m_card;
+    std::shared_ptr<ml::Network> m_network;
+};
 
 class TorchEngine final : public MlEngine {
 public:
@@ -42,6 +78,15 @@ public:
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return 2.0 * double(n) * double(n) * double(n) * double(repeats) / seconds / 1e9;
+    }
+
+    ModelCard train(const ImageDataset& data, const TrainOptions& options,
+                    const TrainObserver& observer) override {
+        return ml::trainClassifier(data, options, observer);
+    }
+
+    std::unique_ptr<Classifier> loadClassifier(const std::string& dir) override {
+        return std::make_unique<TorchClassifier>(dir);
     }
 
 private:

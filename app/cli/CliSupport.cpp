@@ -1,0 +1,87 @@
+#include "app/cli/CliSupport.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace radiolens::cli {
+
+void usageError(const std::string& command, const std::string& message) {
+    throw CliError{command + ": " + message + " (see '" + kProgram + " " + command + " --help')",
+                   2};
+}
+
+/// Splits argv into positionals and options; `valued` options take the next argument.
+Arguments parse(const std::string& command, const std::vector<std::string>& args,
+                const std::vector<std::string>& flags, const std::vector<std::string>& valued) {
+    Arguments out;
+    const auto contains = [](const std::vector<std::string>& list, const std::string& s) {
+        return std::find(list.begin(), list.end(), s) != list.end();
+    };
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "-h" && contains(flags, "--help")) {
+            out.options["--help"] = "";
+            continue;
+        }
+        if (a.size() > 1 && a[0] == '-' && a.compare(0, 2, "--") != 0) {
+            usageError(command, "unknown option " + a);
+        }
+        if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
+            std::string name = a;
+            std::string value;
+            const auto eq = a.find('=');
+            if (eq != std::string::npos) {
+                name = a.substr(0, eq);
+                value = a.substr(eq + 1);
+            }
+            if (contains(flags, name)) {
+                out.options[name] = "";
+            } else if (contains(valued, name)) {
+                if (eq == std::string::npos) {
+                    if (i + 1 >= args.size()) {
+                        usageError(command, name + " needs a value");
+                    }
+                    value = args[++i];
+                }
+                out.options[name] = value;
+            } else {
+                usageError(command, "unknown option " + name);
+            }
+        } else {
+            out.positional.push_back(a);
+        }
+    }
+    return out;
+}
+
+/// The value of `option` as a number, refusing trailing text ("1mm").
+double parseNumber(const std::string& command, const std::string& option, const std::string& text) {
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(value)) {
+        usageError(command, option + " takes a number, not '" + text + "'");
+    }
+    return value;
+}
+
+int parseThreads(const std::string& command, const Arguments& args) {
+    if (!args.has("--threads")) {
+        return 0;
+    }
+    char* end = nullptr;
+    const long n = std::strtol(args.get("--threads").c_str(), &end, 10);
+    if (*end != '\0' || n < 1 || n > 256) {
+        usageError(command, "--threads takes a number from 1 to 256");
+    }
+    return int(n);
+}
+
+std::string fmt(const char* pattern, double a, double b, double c) {
+    char text[256];
+    std::snprintf(text, sizeof text, pattern, a, b, c);
+    return text;
+}
+
+} // namespace radiolens::cli

@@ -1,0 +1,52 @@
+#pragma once
+// What every radiolens-cli command shares: argument parsing and the error convention (exit 1
+// with a one-line reason, 2 for a usage error).
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace radiolens::cli {
+
+constexpr const char* kProgram = "radiolens-cli";
+
+/// A failure to report on one line and exit with `code`.
+struct CliError {
+    std::string message;
+    int code = 1;
+};
+
+/// Throws a usage error (exit 2) for `command`.
+[[noreturn]] void usageError(const std::string& command, const std::string& message);
+
+/// Parsed arguments of one subcommand: positional arguments and --options.
+struct Arguments {
+    std::vector<std::string> positional;
+    std::map<std::string, std::string> options; ///< "--series" -> "1.2.3"; flags map to ""
+
+    bool has(const std::string& name) const { return options.count(name) != 0; }
+    std::string get(const std::string& name, const std::string& fallback = {}) const {
+        const auto it = options.find(name);
+        return it == options.end() ? fallback : it->second;
+    }
+};
+
+/// Splits argv into positionals and options; `valued` options take the next argument.
+Arguments parse(const std::string& command, const std::vector<std::string>& args,
+                const std::vector<std::string>& flags, const std::vector<std::string>& valued);
+
+/// The value of `option` as a number, refusing trailing text ("1mm").
+double parseNumber(const std::string& command, const std::string& option, const std::string& text);
+
+/// --threads N (1-256), or 0 when not given.
+int parseThreads(const std::string& command, const Arguments& args);
+
+/// printf-style formatting of up to three numbers.
+std::string fmt(const char* pattern, double a, double b = 0, double c = 0);
+
+/// The machine-learning commands (MlCommands.cpp).
+int runTrain(const std::vector<std::string>& argv);
+int runEvaluate(const std::vector<std::string>& argv);
+extern const char* const kMlCommandsHelp;
+
+} // namespace radiolens::cli

@@ -1,0 +1,240 @@
+#include "core/domain/ModelCard.h"
+
+#include "core/domain/JsonValue.h"
+#include "core/domain/JsonWriter.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <stdexcept>
+
+namespace radiolens {
+
+namespace {
+
+void writeMetrics(JsonWriter& json, const ModelMetrics& m) {
+    json.beginObject();
+    json.field("auc", m.auc);
+    json.field("accuracy", m.accuracy);
+    json.field("sensitivity", m.sensitivity);
+    json.field("specificity", m.specificity);
+    json.field("ece", m.ece);
+    json.field("n", m.n);
+    json.endObject();
+}
+
+const JsonValue& member(const JsonValue& object, const std::string& key, const std::string& where,
+                        JsonValue::Kind kind) {
+    const JsonValue* v = object.find(key);
+    if (v == nullptr) {
+        throw std::runtime_error("model card: '" + where + key + "' is missing");
+    }
+    if (v->kind() != kind) {
+        throw std::runtime_error("model card: '" + where + key + "' has the wrong type");
+    }
+    return *v;
+}
+
+std::string text(const JsonValue& object, const std::string& key, const std::string& where = {}) {
+    return member(object, key, where, JsonValue::Kind::String).asString();
+}
+
+double number(const JsonValue& object, const std::string& key, const std::string& where = {}) {
+    return member(object, key, where, JsonValue::Kind::Number).asNumber();
+}
+
+std::string optionalText(const JsonValue& object, const std::string& key) {
+    const JsonValue* v = object.find(key);
+    return v != nullptr && v->isString() ? v->asString() : std::string();
+}
+
+double optionalNumber(const JsonValue& object, const std::string& key, double otherwise) {
+    const JsonValue* v = object.find(key);
+    return v != nullptr && v->isNumber() ? v->asNumber() : otherwise;
+}
+
+} // namespace
+
+std::string ModelCard::toJson() const {
+    std::ostringstream out;
+    JsonWriter json(out);
+    json.beginObject();
+    json.field("id", id);
+    json.field("version", version);
+    json.field("format", format);
+    json.field("architecture", architecture);
+    json.field("stem", stem);
+    json.field("width", width);
+    json.field("task", task);
+    json.key("classNames").beginArray();
+    for (const std::string& name : classNames) {
+        json.value(name);
+    }
+    json.endArray();
+    json.key("input").beginObject();
+    json.key("modalities").beginArray();
+    for (const std::string& m : input.modalities) {
+        json.value(m);
+    }
+    json.endArray();
+    json.field("size", input.size);
+    json.field("channels", input.channels);
+    json.field("preprocessing", input.preprocessing);
+    json.field("mean", input.mean);
+    json.field("std", input.std);
+    if (input.preprocessing == "window") {
+        json.field("windowCenter", input.windowCenter);
+        json.field("windowWidth", input.windowWidth);
+    }
+    json.endObject();
+    json.field("temperature", temperature);
+    json.key("training").beginObject();
+    for (const auto& [k, v] : training) {
+        json.field(k, v);
+    }
+    json.endObject();
+    json.key("metrics").beginObject();
+    for (const auto& [split, m] : metrics) {
+        json.key(split);
+        writeMetrics(json, m);
+    }
+    json.endObject();
+    json.field("weightsFile", weightsFile);
+    json.field("weightsSha256", weightsSha256);
+    json.field("parentVersion", parentVersion);
+    json.endObject();
+    out << '\n';
+    return out.str();
+}
+
+ModelCard ModelCard::fromJson(const std::string& textIn) {
+    JsonValue root;
+    try {
+        root = JsonValue::parse(textIn);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("model card: ") + e.what());
+    }
+    if (!root.isObject()) {
+        throw std::runtime_error("model card: the document is not a JSON object");
+    }
+    ModelCard card;
+    card.id = text(root, "id");
+    card.version = text(root, "version");
+    card.format = optionalText(root, "format");
+    if (card.format.empty()) {
+        card.format = "torch-nn";
+    }
+    if (card.format != "torch-nn" && card.format != "torchscript") {
+        throw std::runtime_error("model card: 'format' is '" + card.format +
+                                 "' (torch-nn or torchscript)");
+    }
+    card.architecture = text(root, "architecture");
+    card.stem = optionalText(root, "stem");
+    card.width = int(optionalNumber(root, "width", 64));
+    card.task = text(root, "task");
+    if (card.task != "binary" && card.task != "multi-class" && card.task != "multi-label") {
+        throw std::runtime_error("model card: 'task' is '" + card.task +
+                                 "' (binary, multi-class or multi-label)");
+    }
+    for (const JsonValue& name : member(root, "classNames", "", JsonValue::Kind::Array).items()) {
+        if (!name.isString()) {
+            throw std::runtime_error("model card: 'classNames' must hold strings");
+        }
+        card.classNames.push_back(name.asString());
+    }
+    if (card.classNames.size() < 2 && card.task != "multi-label") {
+        throw std::runtime_error("model card: 'classNames' needs at least two classes");
+    }
+    const JsonValue& input = member(root, "input", "", JsonValue::Kind::Object);
+    if (const JsonValue* m = input.find("modalities"); m != nullptr && m->isArray()) {
+        for (const JsonValue& modality : m->items()) {
+            card.input.modalities.push_back(modality.asString());
+        }
+    }
+    card.input.size = int(number(input, "size", "input."));
+    card.input.channels = int(number(input, "channels", "input."));
+    if (card.input.size < 8 || card.input.size > 1024) {
+        throw std::runtime_error("model card: 'input.size' must be 8 to 1024 pixels");
+    }
+    if (card.input.channels != 1 && card.input.channels != 3) {
+        throw std::runtime_error("model card: 'input.channels' must be 1 or 3");
+    }
+    card.input.preprocessing = text(input, "preprocessing", "input.");
+    if (card.input.preprocessing != "normalize" && card.input.preprocessing != "window") {
+        throw std::runtime_error("model card: 'input.preprocessing' is '" +
+                                 card.input.preprocessing + "' (normalize or window)");
+    }
+    card.input.mean = optionalNumber(input, "mean", 0.0);
+    card.input.std = optionalNumber(input, "std", 1.0);
+    if (card.input.std <= 0) {
+        throw std::runtime_error("model card: 'input.std' must be positive");
+    }
+    card.input.windowCenter = optionalNumber(input, "windowCenter", 0.0);
+    card.input.windowWidth = optionalNumber(input, "windowWidth", 0.0);
+    card.temperature = optionalNumber(root, "temperature", 1.0);
+    if (card.temperature <= 0) {
+        throw std::runtime_error("model card: 'temperature' must be positive");
+    }
+    if (const JsonValue* t = root.find("training"); t != nullptr && t->isObject()) {
+        for (const auto& [k, v] : t->members()) {
+            card.training[k] = v.isString() ? v.asString() : std::string();
+        }
+    }
+    if (const JsonValue* m = root.find("metrics"); m != nullptr && m->isObject()) {
+        for (const auto& [split, v] : m->members()) {
+            ModelMetrics metrics;
+            metrics.auc = optionalNumber(v, "auc", 0);
+            metrics.accuracy = optionalNumber(v, "accuracy", 0);
+            metrics.sensitivity = optionalNumber(v, "sensitivity", 0);
+            metrics.specificity = optionalNumber(v, "specificity", 0);
+            metrics.ece = optionalNumber(v, "ece", 0);
+            metrics.n = std::size_t(optionalNumber(v, "n", 0));
+            card.metrics[split] = metrics;
+        }
+    }
+    card.weightsFile = text(root, "weightsFile");
+    if (card.weightsFile.empty() || card.weightsFile.find('/') != std::string::npos) {
+        throw std::runtime_error("model card: 'weightsFile' must be a file name in the model "
+                                 "folder");
+    }
+    card.weightsSha256 = text(root, "weightsSha256");
+    if (card.weightsSha256.size() != 64) {
+        throw std::runtime_error("model card: 'weightsSha256' must be 64 hex digits");
+    }
+    card.parentVersion = optionalText(root, "parentVersion");
+    return card;
+}
+
+ModelCard ModelCard::read(const std::string& dir) {
+    const std::string path = dir + "/card.json";
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw std::runtime_error(path + ": cannot be read (is this a model folder?)");
+    }
+    const std::string content((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+    try {
+        return fromJson(content);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(path + ": " + e.what());
+    }
+}
+
+void ModelCard::write(const std::string& dir) const {
+    const std::string path = dir + "/card.json";
+    const std::string temporary = path + ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        out << toJson();
+        out.flush();
+        if (!out) {
+            throw std::runtime_error(temporary + ": cannot be written");
+        }
+    }
+    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+        throw std::runtime_error(path + ": cannot be written");
+    }
+}
+
+} // namespace radiolens

@@ -1,0 +1,127 @@
+#include "core/ml/Metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+namespace radiolens {
+
+double rocAuc(const std::vector<double>& scores, const std::vector<bool>& positive) {
+    if (scores.size() != positive.size()) {
+        throw std::invalid_argument("rocAuc: one label per score");
+    }
+    std::vector<std::size_t> order(scores.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&scores](std::size_t a, std::size_t b) { return scores[a] < scores[b]; });
+    // Sum of the (average, for ties) ranks of the positives.
+    double rankSum = 0.0;
+    std::size_t positives = 0;
+    for (std::size_t i = 0; i < order.size();) {
+        std::size_t j = i;
+        while (j < order.size() && scores[order[j]] == scores[order[i]]) {
+            ++j;
+        }
+        const double rank = (double(i) + double(j - 1)) / 2.0 + 1.0;
+        for (std::size_t k = i; k < j; ++k) {
+            if (positive[order[k]]) {
+                rankSum += rank;
+                ++positives;
+            }
+        }
+        i = j;
+    }
+    const std::size_t negatives = scores.size() - positives;
+    if (positives == 0 || negatives == 0) {
+        return std::numeric_limits<double>::quiet_NaN();
+    }
+    return (rankSum - double(positives) * double(positives + 1) / 2.0) /
+           (double(positives) * double(negatives));
+}
+
+double expectedCalibrationError(const std::vector<double>& confidence,
+                                const std::vector<bool>& correct, int bins) {
+    std::vector<double> sumConfidence(std::size_t(bins), 0.0);
+    std::vector<double> sumCorrect(std::size_t(bins), 0.0);
+    std::vector<std::size_t> count(std::size_t(bins), 0);
+    for (std::size_t i = 0; i < confidence.size(); ++i) {
+        const int b = std::clamp(int(confidence[i] * bins), 0, bins - 1);
+        sumConfidence[std::size_t(b)] += confidence[i];
+        sumCorrect[std::size_t(b)] += correct[i] ? 1.0 : 0.0;
+        ++count[std::size_t(b)];
+    }
+    double ece = 0.0;
+    for (int b = 0; b < bins; ++b) {
+        if (count[std::size_t(b)] > 0) {
+            ece += std::abs(sumConfidence[std::size_t(b)] - sumCorrect[std::size_t(b)]);
+        }
+    }
+    return confidence.empty() ? 0.0 : ece / double(confidence.size());
+}
+
+ModelMetrics classificationMetrics(const std::vector<double>& probabilities, int classes,
+                                   const std::vector<int>& labels, double threshold) {
+    const std::size_t n = labels.size();
+    if (classes < 2 || probabilities.size() != n * std::size_t(classes)) {
+        throw std::invalid_argument("classificationMetrics: n x classes probabilities");
+    }
+    ModelMetrics m;
+    m.n = n;
+    std::vector<double> confidence(n);
+    std::vector<bool> correct(n);
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double* p = &probabilities[i * std::size_t(classes)];
+        int predicted = 0;
+        if (classes == 2) {
+            predicted = p[1] >= threshold ? 1 : 0;
+        } else {
+            predicted = int(std::max_element(p, p + classes) - p);
+        }
+        confidence[i] = p[predicted];
+        correct[i] = predicted == labels[i];
+        right += correct[i] ? 1 : 0;
+    }
+    m.accuracy = n ? double(right) / double(n) : 0.0;
+    m.ece = expectedCalibrationError(confidence, correct);
+    // One-vs-rest for every class (for two classes, class 1 only).
+    double aucSum = 0.0, sensitivitySum = 0.0, specificitySum = 0.0;
+    int counted = 0;
+    for (int k = classes == 2 ? 1 : 0; k < classes; ++k) {
+        std::vector<double> score(n);
+        std::vector<bool> positive(n);
+        std::size_t tp = 0, fn = 0, tn = 0, fp = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const double* p = &probabilities[i * std::size_t(classes)];
+            score[i] = p[k];
+            positive[i] = labels[i] == k;
+            const bool predicted =
+                classes == 2 ? p[1] >= threshold : int(std::max_element(p, p + classes) - p) == k;
+            if (positive[i]) {
+                (predicted ? tp : fn) += 1;
+            } else {
+                (predicted ? fp : tn) += 1;
+            }
+        }
+        const double auc = rocAuc(score, positive);
+        if (std::isnan(auc)) {
+            continue;
+        }
+        aucSum += auc;
+        sensitivitySum += tp + fn ? double(tp) / double(tp + fn) : 0.0;
+        specificitySum += tn + fp ? double(tn) / double(tn + fp) : 0.0;
+        ++counted;
+    }
+    if (counted > 0) {
+        m.auc = aucSum / counted;
+        m.sensitivity = sensitivitySum / counted;
+        m.specificity = specificitySum / counted;
+    } else {
+        m.auc = std::numeric_limits<double>::quiet_NaN();
+    }
+    return m;
+}
+
+} // namespace radiolens

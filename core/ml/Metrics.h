@@ -1,0 +1,26 @@
+#pragma once
+
+#include "core/domain/ModelCard.h"
+
+#include <vector>
+
+namespace radiolens {
+
+/// Area under the ROC curve of `scores` for `positive` (true: positive), ties counted half
+/// (the Mann-Whitney statistic). NaN when one class is absent.
+double rocAuc(const std::vector<double>& scores, const std::vector<bool>& positive);
+
+/// Expected calibration error: the confidence of each prediction against whether it was right,
+/// in `bins` equal-width bins, weighted by bin size.
+double expectedCalibrationError(const std::vector<double>& confidence,
+                                const std::vector<bool>& correct, int bins = 15);
+
+/// Metrics of class probabilities `probabilities` (n x classes, row-major) against `labels`
+/// (class indices). Binary (2 classes): AUC of class 1, accuracy, sensitivity and specificity
+/// at probability `threshold` for class 1. More classes: mean one-vs-rest AUC and accuracy of
+/// the most probable class; sensitivity is the mean recall, specificity the mean one-vs-rest
+/// specificity. ECE uses the probability of the predicted class.
+ModelMetrics classificationMetrics(const std::vector<double>& probabilities, int classes,
+                                   const std::vector<int>& labels, double threshold = 0.5);
+
+} // namespace radiolens

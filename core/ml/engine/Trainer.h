@@ -1,0 +1,18 @@
+#pragma once
+// Plugin-internal (core/ml/engine): supervised training of a classifier.
+
+#include "core/ml/MlEngine.h"
+
+namespace radiolens::ml {
+
+/// Trains on `data.train`, chooses the epoch with the best validation AUC, fits a temperature
+/// on validation, and writes the package (model.pt, card.json) to `options.outDir`.
+///
+/// Recipe (defaults): AdamW, one warm-up epoch then cosine decay, class-balanced cross-entropy,
+/// random affine augmentation (rotation +-10 degrees, scale 0.9-1.1, shift +-8 %) and
+/// brightness/contrast jitter, early stopping when the validation AUC has not improved for
+/// `patience` epochs. Deterministic for a seed and thread count.
+ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
+                          const TrainObserver& observer);
+
+} // namespace radiolens::ml

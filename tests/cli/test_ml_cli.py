@@ -1,0 +1,164 @@
+"""radiolens-cli train and evaluate as a user runs them, on a small synthetic dataset written
+here with NumPy (bright blobs for class 1, noise for class 0): the model package, its card and
+hash, the evaluation JSON, and clear refusals of damaged weights, mismatched cards, images the
+card does not accept and unreadable datasets.
+
+Environment (set by CTest): RADIOLENS_CLI.
+"""
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+
+CLI = os.environ.get('RADIOLENS_CLI', '')
+
+
+def run(*args, check=None):
+    result = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=300)
+    if check is not None:
+        assert result.returncode == check, (args, result.returncode, result.stdout, result.stderr)
+    return result
+
+
+def blobs(n, rng, size=16, channels=1):
+    """n images: odd rows carry a bright 4x4 blob somewhere (class 1), even rows only noise."""
+    images = rng.integers(0, 60, size=(n, size, size, channels) if channels > 1 else (n, size, size))
+    labels = np.zeros((n, 1), dtype=np.uint8)
+    for i in range(n):
+        if i % 2:
+            labels[i, 0] = 1
+            y, x = rng.integers(0, size - 4, size=2)
+            images[i, y:y + 4, x:x + 4] += 150
+    return images.astype(np.uint8), labels
+
+
+def write_dataset(path, channels=1, compressed=True):
+    rng = np.random.default_rng(7)
+    arrays = {}
+    for split, n in (('train', 240), ('val', 80), ('test', 80)):
+        arrays[f'{split}_images'], arrays[f'{split}_labels'] = blobs(n, rng, channels=channels)
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+
+
+class TrainAndEvaluate(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.root = pathlib.Path(cls.tmp.name)
+        cls.data = cls.root / 'blobs.npz'
+        write_dataset(cls.data)
+        cls.model = cls.root / 'model'
+        cls.train = run('train', '--data', cls.data, '--out', cls.model, '--arch', 'smallcnn',
+                        '--width', '16', '--epochs', '4', '--lr', '0.005', '--json')
+        if cls.train.returncode != 0 and 'cannot load the ML plugin' in cls.train.stderr:
+            raise unittest.SkipTest('ML plugin not built (RADIOLENS_BUILD_ML=OFF)')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def copy_model(self, name):
+        target = self.root / name
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(self.model, target)
+        return target
+
+    def test_training_writes_a_package_whose_card_matches_its_weights(self):
+        self.assertEqual(self.train.returncode, 0, self.train.stderr)
+        self.assertIn('epoch 1/4', self.train.stderr)
+        card = json.loads((self.model / 'card.json').read_text())
+        self.assertEqual(json.loads(self.train.stdout), card)
+        for field in ('id', 'version', 'architecture', 'task', 'classNames', 'input', 'training',
+                      'metrics', 'weightsSha256', 'parentVersion'):
+            self.assertIn(field, card)
+        self.assertEqual(card['architecture'], 'smallcnn')
+        self.assertEqual(card['task'], 'binary')
+        self.assertEqual(card['input']['size'], 16)
+        self.assertEqual(card['input']['channels'], 1)
+        digest = hashlib.sha256((self.model / card['weightsFile']).read_bytes()).hexdigest()
+        self.assertEqual(card['weightsSha256'], digest)
+        self.assertGreater(card['metrics']['validation']['auc'], 0.9)
+        self.assertEqual(card['metrics']['validation']['n'], 80)
+
+    def test_evaluate_prints_the_metrics_of_the_test_split(self):
+        result = run('evaluate', '--model', self.model, '--data', self.data, '--json', check=0)
+        metrics = json.loads(result.stdout)
+        for field in ('auc', 'accuracy', 'sensitivity', 'specificity', 'ece', 'n'):
+            self.assertIn(field, metrics)
+        self.assertEqual(metrics['n'], 80)
+        self.assertEqual(metrics['split'], 'test')
+        self.assertGreater(metrics['auc'], 0.9)
+        self.assertGreater(metrics['accuracy'], 0.8)
+        self.assertLessEqual(metrics['ece'], 1.0)
+        text = run('evaluate', '--model', self.model, '--data', self.data, '--split', 'val',
+                   check=0).stdout
+        self.assertIn('AUC', text)
+
+    def test_damaged_weights_are_refused_with_the_file_named(self):
+        model = self.copy_model('damaged')
+        weights = model / 'model.pt'
+        data = bytearray(weights.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        weights.write_bytes(bytes(data))
+        result = run('evaluate', '--model', model, '--data', self.data, check=1)
+        self.assertIn(str(weights), result.stderr)
+        self.assertIn('do not match the model card', result.stderr)
+        self.assertEqual(result.stderr.count('\n'), 1)
+
+    def test_truncated_weights_with_a_matching_hash_are_refused(self):
+        model = self.copy_model('truncated')
+        weights = model / 'model.pt'
+        weights.write_bytes(weights.read_bytes()[:2000])
+        card = json.loads((model / 'card.json').read_text())
+        card['weightsSha256'] = hashlib.sha256(weights.read_bytes()).hexdigest()
+        (model / 'card.json').write_text(json.dumps(card))
+        result = run('evaluate', '--model', model, '--data', self.data, check=1)
+        self.assertIn('cannot be read', result.stderr)
+
+    def test_a_card_that_does_not_describe_the_weights_is_refused(self):
+        model = self.copy_model('wrong-card')
+        card = json.loads((model / 'card.json').read_text())
+        card['architecture'] = 'resnet18'
+        (model / 'card.json').write_text(json.dumps(card))
+        result = run('evaluate', '--model', model, '--data', self.data, check=1)
+        self.assertIn("do not fit the card's resnet18", result.stderr)
+        card['architecture'] = 'smallcnn'
+        card['width'] = 32
+        (model / 'card.json').write_text(json.dumps(card))
+        result = run('evaluate', '--model', model, '--data', self.data, check=1)
+        self.assertIn('do not fit', result.stderr)
+        del card['classNames']
+        (model / 'card.json').write_text(json.dumps(card))
+        result = run('evaluate', '--model', model, '--data', self.data, check=1)
+        self.assertIn("'classNames' is missing", result.stderr)
+
+    def test_images_the_card_does_not_accept_are_refused(self):
+        colour = self.root / 'colour.npz'
+        write_dataset(colour, channels=3, compressed=False)
+        result = run('evaluate', '--model', self.model, '--data', colour, check=1)
+        self.assertIn('takes 1-channel images', result.stderr)
+
+    def test_unreadable_datasets_and_bad_options(self):
+        cut = self.root / 'cut.npz'
+        cut.write_bytes(self.data.read_bytes()[:3000])
+        result = run('train', '--data', cut, '--out', self.root / 'never', check=1)
+        self.assertIn(str(cut), result.stderr)
+        self.assertFalse((self.root / 'never').exists())
+        run('train', '--data', self.data, check=2)
+        run('train', '--data', self.data, '--out', self.root / 'x', '--arch', 'vgg', check=2)
+        run('train', '--data', self.data, '--out', self.root / 'x', '--epochs', '0', check=2)
+        run('evaluate', '--model', self.model, '--data', self.data, '--split', 'dev', check=2)
+        result = run('evaluate', '--model', self.root / 'nothing', '--data', self.data, check=1)
+        self.assertIn('card.json: cannot be read', result.stderr)
+        for command in ('train', 'evaluate'):
+            self.assertIn('usage: radiolens-cli ' + command, run(command, '--help', check=0).stdout)
+
+
+if __name__ == '__main__':
+    unittest.main()
