@@ -2,22 +2,29 @@
 // the ML plugin (opened only by these commands).
 
 #include "app/cli/CliSupport.h"
+#include "core/dicom/SeriesLoader.h"
 #include "core/domain/JsonWriter.h"
+#include "core/imaging/PlanarImageIo.h"
+#include "core/imaging/SliceRenderer.h"
 #include "core/ml/ImageDataset.h"
 #include "core/ml/Metrics.h"
 #include "core/ml/MlRuntime.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 namespace radiolens::cli {
 
 const char* const kMlCommandsHelp =
     "  train                  train an image classifier and write a model package\n"
-    "  evaluate               measure a model on a dataset split (AUC, accuracy, ...)\n";
+    "  evaluate               measure a model on a dataset split (AUC, accuracy, ...)\n"
+    "  classify               classify images with a model, with saliency overlays\n";
 
 namespace {
 
@@ -59,6 +66,119 @@ calibration error (15 bins) and n.
   --split S          train, val or test (default test)
   --json             print JSON
 )";
+
+const char* kClassifyHelp =
+    R"(usage: radiolens-cli classify --model MODEL_DIR INPUT... [--saliency METHOD]
+                              [--class NAME] [--out DIR] [--faithfulness]
+
+Classifies each INPUT (a DICOM file, every frame of it, or a PNG/JPEG/BMP picture) and prints
+one JSON document: the model's id, version and weights hash, and per image the probability of
+every class. DICOM images are windowed as the model card says (or with the file's window) and
+shown as a reader sees them (MONOCHROME1 inverted). An input the model does not accept (another
+modality, another channel count) or cannot read is reported under "errors" and on stderr, the
+others are still classified, and the exit code is 1.
+
+  --saliency METHOD  gradcam, ig (Integrated Gradients, 32 steps) or occlusion (14 x 14 grid):
+                     a map for the predicted class (or --class) in the image's own geometry;
+                     the JSON gives its peak [column, row] in image pixels
+  --class NAME       the class the map explains (default: the most probable one)
+  --out DIR          write each map as a colour overlay on the image, DIR/NAME.METHOD.png
+  --faithfulness     also compute the map's deletion and insertion AUC
+)";
+
+/// An 8-bit rendering as a one-image split (channels first).
+ImageSplit toSplit(const RenderedSlice& picture) {
+    ImageSplit split;
+    split.count = 1;
+    split.channels = std::size_t(picture.channels);
+    split.width = std::size_t(picture.width);
+    split.height = std::size_t(picture.height);
+    split.labels = {0};
+    const std::size_t plane = split.width * split.height;
+    split.pixels.resize(plane * split.channels);
+    for (std::size_t p = 0; p < plane; ++p) {
+        for (std::size_t c = 0; c < split.channels; ++c) {
+            split.pixels[c * plane + p] = picture.pixels[p * split.channels + c];
+        }
+    }
+    return split;
+}
+
+/// `picture` in grey with `map` over it: a colour scale from transparent (below 0.2) through
+/// blue, green and yellow to red at 1, half opaque.
+RenderedSlice overlay(const RenderedSlice& picture, const SaliencyMap& map) {
+    RenderedSlice out;
+    out.width = picture.width;
+    out.height = picture.height;
+    out.channels = 3;
+    out.pixels.resize(std::size_t(out.width) * std::size_t(out.height) * 3);
+    for (std::size_t i = 0; i < map.values.size(); ++i) {
+        double grey = picture.pixels[i * std::size_t(picture.channels)];
+        const double v = map.values[i];
+        double rgb[3] = {grey, grey, grey};
+        if (v >= 0.2) {
+            const double t = (v - 0.2) / 0.8;
+            const double colour[3] = {255.0 * std::clamp(2.0 * t - 0.5, 0.0, 1.0),
+                                      255.0 *
+                                          std::clamp(1.5 - std::abs(2.0 * t - 1.0) * 1.5, 0.0, 1.0),
+                                      255.0 * std::clamp(1.0 - 2.0 * t, 0.0, 1.0)};
+            const double alpha = 0.35 + 0.25 * t;
+            for (int c = 0; c < 3; ++c) {
+                rgb[c] = (1 - alpha) * rgb[c] + alpha * colour[c];
+            }
+        }
+        for (int c = 0; c < 3; ++c) {
+            out.pixels[i * 3 + std::size_t(c)] =
+                std::uint8_t(std::lround(std::clamp(rgb[c], 0.0, 255.0)));
+        }
+    }
+    return out;
+}
+
+/// One image to classify: a picture, or a frame of a DICOM file.
+struct ClassifyItem {
+    std::string input;
+    int frame = -1; ///< -1 for pictures and single-frame DICOM
+    RenderedSlice picture;
+};
+
+/// The images of `path` the model accepts; throws std::runtime_error with the reason.
+std::vector<ClassifyItem> itemsOf(const std::string& path, const ModelCard& card) {
+    std::vector<ClassifyItem> items;
+    if (isPlanarImagePath(path)) {
+        items.push_back({path, -1, readPlanarImage(path)});
+        return items;
+    }
+    if (std::filesystem::is_directory(path)) {
+        throw std::runtime_error(path + ": a folder; give the image files");
+    }
+    SeriesLoadOptions options;
+    options.instance = 0;
+    const SeriesLoadResult result = SeriesLoader(options).load({path});
+    if (!result.ok()) {
+        throw std::runtime_error(path + ": " + result.error);
+    }
+    const Volume& v = *result.volume;
+    if (!card.input.modalities.empty() &&
+        std::find(card.input.modalities.begin(), card.input.modalities.end(), v.modality) ==
+            card.input.modalities.end()) {
+        std::string accepted;
+        for (const std::string& m : card.input.modalities) {
+            accepted += (accepted.empty() ? "" : ", ") + m;
+        }
+        throw std::runtime_error(path + ": modality " +
+                                 (v.modality.empty() ? "(none)" : v.modality) +
+                                 " is not one the model accepts (" + accepted + ")");
+    }
+    for (std::size_t k = 0; k < v.size()[2]; ++k) {
+        const DisplayWindow window =
+            card.input.preprocessing == "window"
+                ? DisplayWindow{card.input.windowCenter, card.input.windowWidth}
+                : defaultWindow(v, k);
+        items.push_back({path, v.size()[2] > 1 ? int(k) : -1, renderSlice(v, k, window)});
+    }
+    return items;
+}
 
 int positiveInt(const std::string& command, const Arguments& args, const std::string& option,
                 int lo, int hi) {
@@ -251,6 +371,136 @@ int runEvaluate(const std::vector<std::string>& argv) {
         std::cout << "ECE          " << fmt("%.4f", m.ece) << "\n";
     }
     return 0;
+}
+
+int runClassify(const std::vector<std::string>& argv) {
+    const std::string command = "classify";
+    const Arguments args = parse(command, argv, {"--help", "--faithfulness"},
+                                 {"--model", "--saliency", "--class", "--out"});
+    if (args.has("--help")) {
+        std::cout << kClassifyHelp;
+        return 0;
+    }
+    if (!args.has("--model") || args.positional.empty()) {
+        usageError(command, "--model and at least one INPUT are required");
+    }
+    std::optional<SaliencyMethod> method;
+    if (args.has("--saliency")) {
+        try {
+            method = parseSaliencyMethod(args.get("--saliency"));
+        } catch (const std::exception& e) {
+            usageError(command, e.what());
+        }
+    }
+    if ((args.has("--out") || args.has("--faithfulness") || args.has("--class")) && !method) {
+        usageError(command, "--out, --class and --faithfulness need --saliency");
+    }
+    const std::string outDir = args.get("--out");
+    MlEngine& ml = engine(command);
+    std::unique_ptr<Classifier> model;
+    try {
+        model = ml.loadClassifier(args.get("--model"));
+    } catch (const std::exception& e) {
+        throw CliError{command + ": " + e.what()};
+    }
+    const ModelCard& card = model->card();
+    int chosenClass = -1;
+    if (args.has("--class")) {
+        const auto it =
+            std::find(card.classNames.begin(), card.classNames.end(), args.get("--class"));
+        if (it == card.classNames.end()) {
+            usageError(command, "the model has no class '" + args.get("--class") + "'");
+        }
+        chosenClass = int(it - card.classNames.begin());
+    }
+    if (!outDir.empty()) {
+        std::filesystem::create_directories(outDir);
+    }
+    JsonWriter json(std::cout);
+    json.beginObject();
+    json.key("model").beginObject();
+    json.field("id", card.id);
+    json.field("version", card.version);
+    json.field("architecture", card.architecture);
+    json.field("weightsSha256", card.weightsSha256);
+    json.endObject();
+    json.key("results").beginArray();
+    std::vector<std::pair<std::string, std::string>> errors;
+    for (const std::string& input : args.positional) {
+        std::vector<ClassifyItem> items;
+        try {
+            items = itemsOf(input, card);
+        } catch (const std::exception& e) {
+            errors.push_back({input, e.what()});
+            continue;
+        }
+        for (const ClassifyItem& item : items) {
+            const ImageSplit split = toSplit(item.picture);
+            std::vector<double> p;
+            try {
+                p = model->predict(split);
+            } catch (const std::exception& e) {
+                errors.push_back({input, input + ": " + e.what()});
+                break;
+            }
+            const int predicted = int(std::max_element(p.begin(), p.end()) - p.begin());
+            json.beginObject();
+            json.field("input", item.input);
+            if (item.frame >= 0) {
+                json.field("frame", item.frame);
+            }
+            json.key("probabilities").beginObject();
+            for (std::size_t k = 0; k < card.classNames.size(); ++k) {
+                json.field(card.classNames[k], p[k]);
+            }
+            json.endObject();
+            json.field("predicted", card.classNames[std::size_t(predicted)]);
+            if (method) {
+                const int target = chosenClass >= 0 ? chosenClass : predicted;
+                const SaliencyMap map = model->saliency(split, 0, target, *method);
+                json.key("saliency").beginObject();
+                json.field("method", saliencyName(*method));
+                json.field("class", card.classNames[std::size_t(target)]);
+                json.field("seconds", map.seconds);
+                // Where the evidence is strongest, in image pixels (column, row).
+                const std::size_t peak = std::size_t(
+                    std::max_element(map.values.begin(), map.values.end()) - map.values.begin());
+                json.key("peak").beginArray();
+                json.value(peak % map.width).value(peak / map.width);
+                json.endArray();
+                if (args.has("--faithfulness")) {
+                    const Faithfulness f = model->faithfulness(split, 0, map);
+                    json.field("deletionAuc", f.deletionAuc);
+                    json.field("insertionAuc", f.insertionAuc);
+                }
+                if (!outDir.empty()) {
+                    std::string stem = std::filesystem::path(item.input).stem().string();
+                    if (item.frame >= 0) {
+                        stem += "_f" + std::to_string(item.frame);
+                    }
+                    const std::string file =
+                        outDir + "/" + stem + "." + saliencyName(*method) + ".png";
+                    writePng(overlay(item.picture, map), file);
+                    json.field("overlay", file);
+                }
+                json.endObject();
+            }
+            json.endObject();
+        }
+    }
+    json.endArray();
+    json.key("errors").beginArray();
+    for (const auto& [input, reason] : errors) {
+        json.beginObject();
+        json.field("input", input);
+        json.field("reason", reason);
+        json.endObject();
+        std::fprintf(stderr, "%s: %s: %s\n", kProgram, command.c_str(), reason.c_str());
+    }
+    json.endArray();
+    json.endObject();
+    std::cout << "\n";
+    return errors.empty() ? 0 : 1;
 }
 
 } // namespace radiolens::cli

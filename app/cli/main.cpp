@@ -1,7 +1,7 @@
-// radiolens-cli: headless Radiolens. Subcommands index, info, convert, demo, engine, train and
-// evaluate; each has --help. Exit code 0 on success; otherwise 1 (or 2 for a usage error) with a
-// one-line reason on stderr. No Qt and no LibTorch are linked: `engine`, `train` and `evaluate`
-// open the ML plugin at run time.
+// radiolens-cli: headless Radiolens. Subcommands index, info, convert, demo, engine, train,
+// evaluate and classify; each has --help. Exit code 0 on success; otherwise 1 (or 2 for a usage
+// error) with a one-line reason on stderr. No Qt and no LibTorch are linked: the engine and ML
+// commands open the ML plugin at run time.
 
 #include "core/dicom/DemoStudy.h"
 #include "core/dicom/SeriesLoader.h"
@@ -617,8 +617,9 @@ int main(int argc, char** argv) {
         return 0;
     }
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
-        {"index", runIndex},   {"info", runInfo},   {"convert", runConvert},   {"demo", runDemo},
-        {"engine", runEngine}, {"train", runTrain}, {"evaluate", runEvaluate},
+        {"index", runIndex},       {"info", runInfo},         {"convert", runConvert},
+        {"demo", runDemo},         {"engine", runEngine},     {"train", runTrain},
+        {"evaluate", runEvaluate}, {"classify", runClassify},
     };
     const auto command = commands.find(args.front());
     if (command == commands.end()) {

@@ -47,6 +47,40 @@ struct TrainStatus {
 /// Receives training progress on the training thread; returning false cancels the run.
 using TrainObserver = std::function<bool(const TrainStatus&)>;
 
+/// Saliency methods: what in the image drove a class score.
+enum class SaliencyMethod {
+    GradCam,             ///< gradient-weighted last feature map (Selvaraju et al. 2017)
+    IntegratedGradients, ///< 32 steps from a black image, batched (Sundararajan et al. 2017)
+    Occlusion,           ///< score drop when each cell of a 14 x 14 grid is greyed out
+};
+
+/// "gradcam", "ig", "occlusion"; and back. parseSaliencyMethod throws std::invalid_argument.
+const char* saliencyName(SaliencyMethod method);
+SaliencyMethod parseSaliencyMethod(const std::string& name);
+
+/// A saliency map in the image's own pixel geometry (mapped back through the resizing the
+/// model's preprocessing did): values in [0, 1], 1 where the evidence for the class is
+/// strongest. Row-major, width x height.
+struct SaliencyMap {
+    SaliencyMethod method = SaliencyMethod::GradCam;
+    int classIndex = 0;
+    std::size_t width = 0;
+    std::size_t height = 0;
+    std::vector<float> values;
+    double seconds = 0.0; ///< time to compute it
+};
+
+/// Deletion and insertion curves of a map (Petsiuk et al. 2018): the class probability as the
+/// most salient pixels are removed from the image (greyed to the mean) or added to a blurred
+/// copy, in `steps` equal steps; the areas under the curves, in [0, 1]. A faithful map has a
+/// low deletion and a high insertion AUC.
+struct Faithfulness {
+    double deletionAuc = 0.0;
+    double insertionAuc = 0.0;
+    std::vector<double> deletionCurve;
+    std::vector<double> insertionCurve;
+};
+
 /// A loaded model, ready to classify. Thread-safety: one call at a time.
 class Classifier {
 public:
@@ -56,6 +90,12 @@ public:
     /// `images`, count x classes, row-major. Images of another size are resized to the card's
     /// input size; the channel count must match the card (std::invalid_argument otherwise).
     virtual std::vector<double> predict(const ImageSplit& images) = 0;
+    /// The saliency map of image `index` of `images` for class `classIndex`.
+    virtual SaliencyMap saliency(const ImageSplit& images, std::size_t index, int classIndex,
+                                 SaliencyMethod method) = 0;
+    /// Deletion and insertion AUC of `map` for image `index` (the map's class).
+    virtual Faithfulness faithfulness(const ImageSplit& images, std::size_t index,
+                                      const SaliencyMap& map, int steps = 32) = 0;
 };
 
 /// The machine-learning engine (LibTorch, CPU), as the rest of Radiolens sees it: plain C++,

@@ -26,15 +26,21 @@ def run(*args, check=None):
     return result
 
 
-def blobs(n, rng, size=16, channels=1):
-    """n images: odd rows carry a bright 4x4 blob somewhere (class 1), even rows only noise."""
+BLOB = 8  # side of the blob, pixels; images are 32 x 32
+
+
+def blobs(n, rng, size=32, channels=1, positions=None):
+    """n images: odd rows carry a bright 8x8 blob somewhere (class 1), even rows only noise.
+    The blob's top-left corner (row, column) of each positive is appended to `positions`."""
     images = rng.integers(0, 60, size=(n, size, size, channels) if channels > 1 else (n, size, size))
     labels = np.zeros((n, 1), dtype=np.uint8)
     for i in range(n):
         if i % 2:
             labels[i, 0] = 1
-            y, x = rng.integers(0, size - 4, size=2)
-            images[i, y:y + 4, x:x + 4] += 150
+            y, x = rng.integers(0, size - BLOB, size=2)
+            images[i, y:y + BLOB, x:x + BLOB] += 150
+            if positions is not None:
+                positions.append((i, int(y), int(x)))
     return images.astype(np.uint8), labels
 
 
@@ -79,7 +85,7 @@ class TrainAndEvaluate(unittest.TestCase):
             self.assertIn(field, card)
         self.assertEqual(card['architecture'], 'smallcnn')
         self.assertEqual(card['task'], 'binary')
-        self.assertEqual(card['input']['size'], 16)
+        self.assertEqual(card['input']['size'], 32)
         self.assertEqual(card['input']['channels'], 1)
         digest = hashlib.sha256((self.model / card['weightsFile']).read_bytes()).hexdigest()
         self.assertEqual(card['weightsSha256'], digest)
@@ -143,6 +149,61 @@ class TrainAndEvaluate(unittest.TestCase):
         write_dataset(colour, channels=3, compressed=False)
         result = run('evaluate', '--model', self.model, '--data', colour, check=1)
         self.assertIn('takes 1-channel images', result.stderr)
+
+    def test_classify_explains_where_the_blob_is(self):
+        from PIL import Image
+        rng = np.random.default_rng(11)
+        positions = []
+        images, _ = blobs(40, rng, positions=positions)
+        files = []
+        for i, y, x in positions:
+            path = self.root / f'blob{i}.png'
+            Image.fromarray(images[i]).save(path)
+            files.append((path, y, x))
+        out = self.root / 'overlays'
+        result = run('classify', '--model', self.model, *[f for f, _, _ in files],
+                     '--saliency', 'gradcam', '--out', out, '--faithfulness', check=0)
+        report = json.loads(result.stdout)
+        self.assertEqual(report['model']['weightsSha256'],
+                         json.loads((self.model / 'card.json').read_text())['weightsSha256'])
+        self.assertEqual(len(report['results']), len(files))
+        self.assertEqual(report['errors'], [])
+        inside = 0
+        deletion, insertion = [], []
+        for entry, (path, y, x) in zip(report['results'], files):
+            self.assertEqual(entry['input'], str(path))
+            self.assertAlmostEqual(sum(entry['probabilities'].values()), 1.0, places=6)
+            column, row = entry['saliency']['peak']
+            # The blob, with half a cell of slack: the last feature map is 4 x 4 (8-pixel cells).
+            inside += (y - 4 <= row < y + BLOB + 4) and (x - 4 <= column < x + BLOB + 4)
+            with Image.open(entry['saliency']['overlay']) as overlay:
+                self.assertEqual(overlay.size, (32, 32))
+                self.assertEqual(overlay.mode, 'RGB')
+            deletion.append(entry['saliency']['deletionAuc'])
+            insertion.append(entry['saliency']['insertionAuc'])
+        self.assertGreaterEqual(inside / len(files), 0.9, f'{inside} of {len(files)} peaks in the blob')
+        # Faithful on average: removing the most salient pixels first loses the class quickly.
+        self.assertLess(np.mean(deletion), np.mean(insertion))
+
+    def test_classify_reports_bad_inputs_and_goes_on(self):
+        from PIL import Image
+        good = self.root / 'good.png'
+        Image.fromarray(np.full((32, 32), 40, np.uint8)).save(good)
+        colour = self.root / 'colour.png'
+        Image.fromarray(np.full((32, 32, 3), (200, 10, 10), np.uint8)).save(colour)
+        broken = self.root / 'broken.png'
+        broken.write_bytes(b'not a picture')
+        result = run('classify', '--model', self.model, broken, good, colour,
+                     self.root / 'missing.png', check=1)
+        report = json.loads(result.stdout)
+        self.assertEqual([r['input'] for r in report['results']], [str(good)])
+        reasons = {e['input']: e['reason'] for e in report['errors']}
+        self.assertIn('cannot be read as a picture', reasons[str(broken)])
+        self.assertIn('takes 1-channel images', reasons[str(colour)])
+        self.assertIn('no such file', reasons[str(self.root / 'missing.png')])
+        self.assertEqual(len(result.stderr.strip().split('\n')), 3)
+        run('classify', '--model', self.model, good, '--saliency', 'lime', check=2)
+        run('classify', '--model', self.model, good, '--out', self.root / 'o', check=2)
 
     def test_unreadable_datasets_and_bad_options(self):
         cut = self.root / 'cut.npz'

@@ -99,10 +99,10 @@ double fitTemperature(const torch::Tensor& logits, const torch::Tensor& labels) 
     return std::exp((lo + hi) / 2.0);
 }
 
-/// Recomputes every BatchNorm's running mean and variance as exact averages over the training
-/// images (no augmentation). The running averages kept during training lag behind the weights;
-/// on short runs or small datasets that shifts every output in eval mode (a good ranking, a
-/// bad threshold).
+/// Recomputes every BatchNorm's running mean and variance as exact averages over (up to 2,048 of)
+/// the training images, without augmentation. The running averages kept during training lag behind
+/// the weights; on short runs or small datasets that shifts every output in eval mode (a good
+/// ranking, a bad threshold).
 void recomputeBatchNormStatistics(Network& network, const ImageSplit& split,
                                   const InputSpec& input) {
     std::vector<torch::nn::BatchNorm2dImpl*> norms;
@@ -120,8 +120,10 @@ void recomputeBatchNormStatistics(Network& network, const ImageSplit& split,
     {
         torch::NoGradGuard noGrad;
         network.train();
-        for (std::size_t first = 0; first < split.count; first += 256) {
-            const std::size_t count = std::min<std::size_t>(256, split.count - first);
+        // 2,048 images estimate the statistics well; more only costs time.
+        const std::size_t images = std::min<std::size_t>(split.count, 2048);
+        for (std::size_t first = 0; first < images; first += 256) {
+            const std::size_t count = std::min<std::size_t>(256, images - first);
             network.forward(inputTensor(split, first, count, input));
         }
         network.eval();
