@@ -213,15 +213,6 @@ MlEngine& engine(const std::string& command) {
     }
 }
 
-void writeMetrics(JsonWriter& json, const ModelMetrics& m) {
-    json.field("auc", m.auc);
-    json.field("accuracy", m.accuracy);
-    json.field("sensitivity", m.sensitivity);
-    json.field("specificity", m.specificity);
-    json.field("ece", m.ece);
-    json.field("n", m.n);
-}
-
 } // namespace
 
 int runTrain(const std::vector<std::string>& argv) {
@@ -351,7 +342,7 @@ int runEvaluate(const std::vector<std::string>& argv) {
     if (args.has("--json")) {
         JsonWriter json(std::cout);
         json.beginObject();
-        writeMetrics(json, m);
+        writeMetricsFields(json, m);
         json.field("split", splitName == "validation" ? std::string("val") : splitName);
         json.field("dataset", data.source);
         json.field("modelId", card.id);

@@ -13,17 +13,6 @@ namespace radiolens {
 
 namespace {
 
-void writeMetrics(JsonWriter& json, const ModelMetrics& m) {
-    json.beginObject();
-    json.field("auc", m.auc);
-    json.field("accuracy", m.accuracy);
-    json.field("sensitivity", m.sensitivity);
-    json.field("specificity", m.specificity);
-    json.field("ece", m.ece);
-    json.field("n", m.n);
-    json.endObject();
-}
-
 const JsonValue& member(const JsonValue& object, const std::string& key, const std::string& where,
                         JsonValue::Kind kind) {
     const JsonValue* v = object.find(key);
@@ -55,6 +44,15 @@ double optionalNumber(const JsonValue& object, const std::string& key, double ot
 }
 
 } // namespace
+
+void writeMetricsFields(JsonWriter& json, const ModelMetrics& m) {
+    json.field("auc", m.auc);
+    json.field("accuracy", m.accuracy);
+    json.field("sensitivity", m.sensitivity);
+    json.field("specificity", m.specificity);
+    json.field("ece", m.ece);
+    json.field("n", m.n);
+}
 
 std::string ModelCard::toJson() const {
     std::ostringstream out;
@@ -96,8 +94,9 @@ std::string ModelCard::toJson() const {
     json.endObject();
     json.key("metrics").beginObject();
     for (const auto& [split, m] : metrics) {
-        json.key(split);
-        writeMetrics(json, m);
+        json.key(split).beginObject();
+        writeMetricsFields(json, m);
+        json.endObject();
     }
     json.endObject();
     json.field("weightsFile", weightsFile);

@@ -30,6 +30,12 @@ struct ModelMetrics {
     std::size_t n = 0;
 };
 
+class JsonWriter;
+
+/// Writes the fields of `m` (auc, accuracy, sensitivity, specificity, ece, n) into the JSON
+/// object being written.
+void writeMetricsFields(JsonWriter& json, const ModelMetrics& m);
+
 /// The card that travels with a model's weights: what it is, what it accepts, how it was made
 /// and how well it did. Stored as `card.json` next to the weights; loading checks the weights
 /// against `weightsSha256` and the architecture against the weights.
