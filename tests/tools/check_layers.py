@@ -5,9 +5,9 @@
 - DCMTK appears only in core/dicom (and in tests that write synthetic DICOM).
 - ITK appears only in core/imaging, core/dicom (and tests).
 - GDCM appears only in core/dicom's plugin.
-- LibTorch appears only in the ML plugin's sources, core/ml/engine/ (its headers are private
-  to the plugin: nothing outside core/ml/engine and the ML tests includes them); the public
-  headers of core/ml are plain C++.
+- LibTorch appears only in the ML plugin's .cpp files, core/ml/engine/*.cpp, never in a header;
+  the plugin's own (plain C++) headers are private to it: nothing outside core/ml/engine and
+  the ML tests includes them.
 - SQLite appears only in core/store .cpp files.
 - Qt appears in core/ only in core/tasks (QtCore).
 - ui/ and app/ reach third-party imaging libraries only through core/.
@@ -61,7 +61,7 @@ def allowed(rel, kind):
         if kind == 'itk':
             return layer in ('imaging', 'dicom')
         if kind == 'torch':
-            return in_engine
+            return in_engine and not is_header
         if kind == 'sqlite':
             return layer == 'store' and not is_header
         return True

@@ -1,0 +1,856 @@
+// The LibTorch side of a model: architectures, weights on disk, input tensors, inference,
+// saliency and the training step. Everything torch-specific of the plugin is in this file (and
+// TorchEngine.cpp); the rest of the plugin sees the plain C++ TorchModel.
+
+#include "core/ml/engine/TorchModel.h"
+
+#include "core/domain/Sha256.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace radiolens::ml {
+
+namespace {
+
+// ---- architectures ------------------------------------------------------------------------
+
+/// What every built-in architecture returns: class logits (N x classes) and the feature map of
+/// its last convolutional stage (N x C x h x w), which Grad-CAM differentiates against.
+struct NetworkOutput {
+    torch::Tensor logits;
+    torch::Tensor features;
+};
+
+/// A classifier built in C++ with torch::nn. Saved with torch::save, rebuilt from its model
+/// card (architecture, stem, channels, classes) before torch::load.
+class Network : public torch::nn::Module {
+public:
+    virtual NetworkOutput forwardWithFeatures(const torch::Tensor& x) = 0;
+    torch::Tensor forward(const torch::Tensor& x) { return forwardWithFeatures(x).logits; }
+};
+
+/// How a network is built.
+struct NetworkSpec {
+    std::string architecture = "resnet18"; ///< resnet18, resnet34, densenet121, smallcnn
+    /// "small" (3x3 stride-1 first convolution, no max-pool: for 28-64 px inputs) or
+    /// "standard" (7x7 stride-2 and max-pool, as ImageNet models: for 224 px). Empty: chosen
+    /// from the input size (small below 100 px).
+    std::string stem;
+    int inputChannels = 1;
+    int classes = 2;
+    int width = 64; ///< channels of the first stage (64 in the published ResNets)
+};
+
+/// Builds an untrained network. Throws std::invalid_argument for an unknown architecture.
+std::shared_ptr<Network> makeNetwork(const NetworkSpec& spec);
+
+/// The stem makeNetwork uses for `spec` at `inputSize` pixels.
+std::string stemFor(const NetworkSpec& spec, int inputSize);
+
+namespace {
+
+namespace nn = torch::nn;
+
+nn::Conv2d conv(int in, int out, int kernel, int stride = 1, int padding = -1) {
+    return nn::Conv2d(nn::Conv2dOptions(in, out, kernel)
+                          .stride(stride)
+                          .padding(padding < 0 ? kernel / 2 : padding)
+                          .bias(false));
+}
+
+/// He initialisation for convolutions; BatchNorm weight 1 and bias 0 (torchvision's).
+void initialise(nn::Module& module) {
+    for (auto& m : module.modules(false)) {
+        if (auto* c = m->as<nn::Conv2d>()) {
+            nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+        } else if (auto* b = m->as<nn::BatchNorm2d>()) {
+            nn::init::ones_(b->weight);
+            nn::init::zeros_(b->bias);
+        } else if (auto* l = m->as<nn::Linear>()) {
+            nn::init::zeros_(l->bias);
+        }
+    }
+}
+
+// ---- ResNet (He et al. 2016), basic blocks --------------------------------------------------
+
+class BasicBlockImpl : public nn::Module {
+public:
+    BasicBlockImpl(int in, int out, int stride)
+        : conv1(register_module("conv1", conv(in, out, 3, stride)))
+        , bn1(register_module("bn1", nn::BatchNorm2d(out)))
+        , conv2(register_module("conv2", conv(out, out, 3)))
+        , bn2(register_module("bn2", nn::BatchNorm2d(out))) {
+        if (stride != 1 || in != out) {
+            down = register_module(
+                "downsample", nn::Sequential(conv(in, out, 1, stride, 0), nn::BatchNorm2d(out)));
+        }
+    }
+
+    torch::Tensor forward(const torch::Tensor& x) {
+        auto y = torch::relu(bn1(conv1(x)));
+        y = bn2(conv2(y));
+        return torch::relu(y + (down.is_empty() ? x : down->forward(x)));
+    }
+
+private:
+    nn::Conv2d conv1;
+    nn::BatchNorm2d bn1;
+    nn::Conv2d conv2;
+    nn::BatchNorm2d bn2;
+    nn::Sequential down{nullptr};
+};
+TORCH_MODULE(BasicBlock);
+
+class ResNet final : public Network {
+public:
+    ResNet(const NetworkSpec& spec, const std::vector<int>& blocks) {
+        const int w = spec.width;
+        m_small = spec.stem == "small";
+        stem = register_module("conv1", m_small ? conv(spec.inputChannels, w, 3, 1)
+                                                : conv(spec.inputChannels, w, 7, 2));
+        bn = register_module("bn1", nn::BatchNorm2d(w));
+        int in = w;
+        for (std::size_t s = 0; s < blocks.size(); ++s) {
+            const int out = w << s;
+            nn::Sequential stage;
+            for (int b = 0; b < blocks[s]; ++b) {
+                stage->push_back(BasicBlock(in, out, (b == 0 && s > 0) ? 2 : 1));
+                in = out;
+            }
+            stages.push_back(register_module("layer" + std::to_string(s + 1), stage));
+        }
+        fc = register_module("fc", nn::Linear(in, spec.classes));
+        initialise(*this);
+    }
+
+    NetworkOutput forwardWithFeatures(const torch::Tensor& x) override {
+        auto y = torch::relu(bn(stem(x)));
+        if (!m_small) {
+            y = torch::max_pool2d(y, 3, 2, 1);
+        }
+        for (auto& stage : stages) {
+            y = stage->forward(y);
+        }
+        const auto pooled = torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1);
+        return {fc(pooled), y};
+    }
+
+private:
+    bool m_small = true;
+    nn::Conv2d stem{nullptr};
+    nn::BatchNorm2d bn{nullptr};
+    std::vector<nn::Sequential> stages;
+    nn::Linear fc{nullptr};
+};
+
+// ---- DenseNet-121 (Huang et al. 2017) -------------------------------------------------------
+
+class DenseLayerImpl : public nn::Module {
+public:
+    DenseLayerImpl(int in, int growth, int bottleneck)
+        : bn1(register_module("norm1", nn::BatchNorm2d(in)))
+        , conv1(register_module("conv1", conv(in, bottleneck * growth, 1, 1, 0)))
+        , bn2(register_module("norm2", nn::BatchNorm2d(bottleneck * growth)))
+        , conv2(register_module("conv2", conv(bottleneck * growth, growth, 3))) {}
+
+    torch::Tensor forward(const torch::Tensor& x) {
+        auto y = conv1(torch::relu(bn1(x)));
+        y = conv2(torch::relu(bn2(y)));
+        return torch::cat({x, y}, 1);
+    }
+
+private:
+    nn::BatchNorm2d bn1;
+    nn::Conv2d conv1;
+    nn::BatchNorm2d bn2;
+    nn::Conv2d conv2;
+};
+TORCH_MODULE(DenseLayer);
+
+class DenseNet final : public Network {
+public:
+    explicit DenseNet(const NetworkSpec& spec) {
+        const int growth = 32;
+        const std::vector<int> blocks = {6, 12, 24, 16};
+        int channels = spec.width;
+        m_small = spec.stem == "small";
+        stem = register_module("conv0", m_small ? conv(spec.inputChannels, channels, 3, 1)
+                                                : conv(spec.inputChannels, channels, 7, 2));
+        stemBn = register_module("norm0", nn::BatchNorm2d(channels));
+        for (std::size_t b = 0; b < blocks.size(); ++b) {
+            nn::Sequential block;
+            for (int l = 0; l < blocks[b]; ++l) {
+                block->push_back(DenseLayer(channels, growth, 4));
+                channels += growth;
+            }
+            if (b + 1 < blocks.size()) {
+                // Transition: halve the channels and the resolution.
+                block->push_back(nn::BatchNorm2d(channels));
+                block->push_back(nn::Functional(torch::relu));
+                block->push_back(conv(channels, channels / 2, 1, 1, 0));
+                block->push_back(nn::AvgPool2d(nn::AvgPool2dOptions(2).stride(2)));
+                channels /= 2;
+            }
+            body.push_back(register_module("denseblock" + std::to_string(b + 1), block));
+        }
+        finalBn = register_module("norm5", nn::BatchNorm2d(channels));
+        fc = register_module("classifier", nn::Linear(channels, spec.classes));
+        initialise(*this);
+    }
+
+    NetworkOutput forwardWithFeatures(const torch::Tensor& x) override {
+        auto y = torch::relu(stemBn(stem(x)));
+        if (!m_small) {
+            y = torch::max_pool2d(y, 3, 2, 1);
+        }
+        for (auto& block : body) {
+            y = block->forward(y);
+        }
+        y = torch::relu(finalBn(y));
+        return {fc(torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1)), y};
+    }
+
+private:
+    bool m_small = true;
+    nn::Conv2d stem{nullptr};
+    nn::BatchNorm2d stemBn{nullptr};
+    std::vector<nn::Sequential> body;
+    nn::BatchNorm2d finalBn{nullptr};
+    nn::Linear fc{nullptr};
+};
+
+// ---- a small CNN: four conv-BN-ReLU stages ---------------------------------------------------
+
+class SmallCnn final : public Network {
+public:
+    explicit SmallCnn(const NetworkSpec& spec) {
+        int in = spec.inputChannels;
+        const int w = std::max(8, spec.width / 2);
+        for (int s = 0; s < 4; ++s) {
+            const int out = w << s;
+            stages.push_back(
+                register_module("block" + std::to_string(s + 1),
+                                nn::Sequential(conv(in, out, 3), nn::BatchNorm2d(out),
+                                               nn::Functional(torch::relu), conv(out, out, 3),
+                                               nn::BatchNorm2d(out), nn::Functional(torch::relu))));
+            in = out;
+        }
+        fc = register_module("fc", nn::Linear(in, spec.classes));
+        initialise(*this);
+    }
+
+    NetworkOutput forwardWithFeatures(const torch::Tensor& x) override {
+        auto y = x;
+        for (std::size_t s = 0; s < stages.size(); ++s) {
+            y = stages[s]->forward(y);
+            if (s + 1 < stages.size()) {
+                y = torch::max_pool2d(y, 2, 2);
+            }
+        }
+        return {fc(torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1)), y};
+    }
+
+private:
+    std::vector<nn::Sequential> stages;
+    nn::Linear fc{nullptr};
+};
+
+} // namespace
+
+std::string stemFor(const NetworkSpec& spec, int inputSize) {
+    if (!spec.stem.empty()) {
+        return spec.stem;
+    }
+    return inputSize < 100 ? "small" : "standard";
+}
+
+std::shared_ptr<Network> makeNetwork(const NetworkSpec& spec) {
+    if (spec.stem != "small" && spec.stem != "standard") {
+        throw std::invalid_argument("unknown stem '" + spec.stem + "' (small or standard)");
+    }
+    if (spec.architecture == "resnet18") {
+        return std::make_shared<ResNet>(spec, std::vector<int>{2, 2, 2, 2});
+    }
+    if (spec.architecture == "resnet34") {
+        return std::make_shared<ResNet>(spec, std::vector<int>{3, 4, 6, 3});
+    }
+    if (spec.architecture == "densenet121") {
+        return std::make_shared<DenseNet>(spec);
+    }
+    if (spec.architecture == "smallcnn") {
+        return std::make_shared<SmallCnn>(spec);
+    }
+    throw std::invalid_argument("unknown architecture '" + spec.architecture +
+                                "' (resnet18, resnet34, densenet121, smallcnn)");
+}
+
+// ---- weights and inputs ---------------------------------------------------------------------
+
+torch::Tensor inputTensor(const ImageSplit& images, std::size_t first, std::size_t count,
+                          const InputSpec& input) {
+    if (images.channels != std::size_t(input.channels)) {
+        throw std::invalid_argument("the model takes " + std::to_string(input.channels) +
+                                    "-channel images; these have " +
+                                    std::to_string(images.channels));
+    }
+    const auto bytes = images.imageBytes();
+    auto x = torch::from_blob(const_cast<std::uint8_t*>(images.pixels.data() + first * bytes),
+                              {std::int64_t(count), std::int64_t(images.channels),
+                               std::int64_t(images.height), std::int64_t(images.width)},
+                              torch::kUInt8)
+                 .to(torch::kFloat32)
+                 .div_(255.0);
+    if (images.height != std::size_t(input.size) || images.width != std::size_t(input.size)) {
+        namespace F = torch::nn::functional;
+        const bool shrinking = images.height > std::size_t(input.size);
+        x = F::interpolate(x, F::InterpolateFuncOptions()
+                                  .size(std::vector<std::int64_t>{input.size, input.size})
+                                  .mode(torch::kBilinear)
+                                  .align_corners(false)
+                                  .antialias(shrinking));
+    }
+    return x.sub_(input.mean).div_(input.std);
+}
+
+std::shared_ptr<Network> networkFor(const ModelCard& card) {
+    NetworkSpec spec;
+    spec.architecture = card.architecture;
+    spec.stem = card.stem.empty() ? stemFor(spec, card.input.size) : card.stem;
+    spec.inputChannels = card.input.channels;
+    spec.classes = int(card.classNames.size());
+    spec.width = card.width;
+    return makeNetwork(spec);
+}
+
+std::string saveWeights(const std::shared_ptr<Network>& network, const std::string& path) {
+    const std::string temporary = path + ".tmp";
+    torch::serialize::OutputArchive archive;
+    network->save(archive);
+    archive.save_to(temporary);
+    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+        throw std::runtime_error(path + ": cannot be written");
+    }
+    return Sha256::ofFile(path);
+}
+
+namespace {
+
+/// Empty when `archive` holds exactly the tensors and sub-modules of `module`, otherwise the
+/// first difference ("layer3.1.conv2.weight is missing").
+std::string compareWithArchive(torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                               const std::string& prefix) {
+    std::set<std::string> expected;
+    for (const auto& p : module.named_parameters(false)) {
+        expected.insert(p.key());
+    }
+    for (const auto& b : module.named_buffers(false)) {
+        expected.insert(b.key());
+    }
+    // Children without tensors (activations wrapped in Functional) leave no trace in the file.
+    const auto hasTensors = [](const torch::nn::Module& child) {
+        return !child.parameters().empty() || !child.buffers().empty();
+    };
+    for (const auto& c : module.named_children()) {
+        if (hasTensors(*c.value())) {
+            expected.insert(c.key());
+        }
+    }
+    for (const std::string& key : archive.keys()) {
+        if (expected.erase(key) == 0) {
+            return prefix + key + " is in the weights but not in the architecture";
+        }
+    }
+    if (!expected.empty()) {
+        return prefix + *expected.begin() + " is missing from the weights";
+    }
+    for (const auto& c : module.named_children()) {
+        if (!hasTensors(*c.value())) {
+            continue;
+        }
+        torch::serialize::InputArchive child;
+        archive.read(c.key(), child);
+        const std::string difference =
+            compareWithArchive(*c.value(), child, prefix + c.key() + ".");
+        if (!difference.empty()) {
+            return difference;
+        }
+    }
+    return {};
+}
+
+} // namespace
+
+std::shared_ptr<Network> loadNetwork(const ModelCard& card, const std::string& dir) {
+    const std::string path = dir + "/" + card.weightsFile;
+    if (!std::filesystem::is_regular_file(path)) {
+        throw std::runtime_error(path + ": the weights file is missing");
+    }
+    const std::string hash = Sha256::ofFile(path);
+    if (hash != card.weightsSha256) {
+        throw std::runtime_error(path + ": the weights do not match the model card (sha256 " +
+                                 hash.substr(0, 12) + "..., the card says " +
+                                 card.weightsSha256.substr(0, 12) +
+                                 "...): changed, damaged or from another model");
+    }
+    std::shared_ptr<Network> network;
+    try {
+        network = networkFor(card);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(dir + "/card.json: " + e.what());
+    }
+    try {
+        torch::serialize::InputArchive archive;
+        archive.load_from(path);
+        std::string difference = compareWithArchive(*network, archive, "");
+        // Module::load replaces a tensor of another shape without complaint: compare shapes.
+        std::map<std::string, std::vector<std::int64_t>> shapes;
+        for (const auto& p : network->named_parameters()) {
+            shapes[p.key()] = p.value().sizes().vec();
+        }
+        if (difference.empty()) {
+            network->load(archive);
+            for (const auto& p : network->named_parameters()) {
+                if (p.value().sizes().vec() != shapes[p.key()]) {
+                    difference = p.key() + " has another shape";
+                    break;
+                }
+            }
+        }
+        if (!difference.empty()) {
+            throw std::runtime_error(path + ": the weights do not fit the card's " +
+                                     card.architecture + " (" + difference + ")");
+        }
+    } catch (const c10::Error& e) {
+        std::string why = e.what_without_backtrace();
+        why = why.substr(0, why.find('\n'));
+        throw std::runtime_error(path + ": the weights cannot be read as the card's " +
+                                 card.architecture + " (" + why + ")");
+    }
+    network->eval();
+    return network;
+}
+
+// ---- saliency -------------------------------------------------------------------------------
+
+namespace {
+
+/// Scales `map` to [0, 1]; a flat map becomes all zeros.
+torch::Tensor normalised(torch::Tensor map) {
+    map = map.clamp_min(0);
+    const double top = map.max().item<double>();
+    return top > 0 ? map / top : torch::zeros_like(map);
+}
+
+torch::Tensor gradCam(Network& network, const torch::Tensor& x, int classIndex) {
+    // Gradients of the class logit with respect to the last feature map only: about one extra
+    // forward pass, where a full backward through the parameters costs about three.
+    torch::AutoGradMode gradients(true);
+    const auto input = x.detach().requires_grad_(true);
+    const NetworkOutput out = network.forwardWithFeatures(input);
+    const auto score = out.logits.index({0, classIndex});
+    const auto grad = torch::autograd::grad({score}, {out.features})[0];
+    const auto weights = grad.mean({2, 3}, true);                        // 1 x K x 1 x 1
+    const auto cam = torch::relu((weights * out.features).sum(1, true)); // 1 x 1 x h x w
+    namespace F = torch::nn::functional;
+    const auto up =
+        F::interpolate(cam.detach(), F::InterpolateFuncOptions()
+                                         .size(std::vector<std::int64_t>{x.size(2), x.size(3)})
+                                         .mode(torch::kBilinear)
+                                         .align_corners(false));
+    return normalised(up[0][0]);
+}
+
+torch::Tensor integratedGradients(Network& network, const torch::Tensor& x, int classIndex,
+                                  double blackValue) {
+    constexpr int kSteps = 32;
+    torch::AutoGradMode gradients(true);
+    const auto baseline = torch::full_like(x, blackValue);
+    // Midpoint rule: alpha = (k + 0.5) / steps, all steps in one batch.
+    const auto alpha =
+        (torch::arange(kSteps, torch::kFloat32) + 0.5).div_(kSteps).view({kSteps, 1, 1, 1});
+    const auto path = (baseline + alpha * (x - baseline)).detach().requires_grad_(true);
+    const auto logits = network.forward(path);
+    const auto score = logits.index({torch::indexing::Slice(), classIndex}).sum();
+    const auto grad = torch::autograd::grad({score}, {path})[0];
+    const auto attribution = ((x - baseline) * grad.mean(0, true)).sum(1); // 1 x S x S
+    // Light smoothing: per-pixel gradients are speckled; readers look for regions.
+    const auto smooth = torch::avg_pool2d(attribution.unsqueeze(0), 3, 1, 1)[0][0];
+    return normalised(smooth.detach());
+}
+
+torch::Tensor occlusion(Network& network, const torch::Tensor& x, int classIndex) {
+    constexpr int kGrid = 14;
+    torch::NoGradGuard noGrad;
+    const auto size = x.size(2);
+    const auto base = torch::softmax(network.forward(x), 1)[0][classIndex].item<double>();
+    std::vector<double> drop(kGrid * kGrid);
+    const int batch = 49;
+    for (int first = 0; first < kGrid * kGrid; first += batch) {
+        const int count = std::min(batch, kGrid * kGrid - first);
+        auto occluded = x.repeat({count, 1, 1, 1});
+        for (int i = 0; i < count; ++i) {
+            const int cell = first + i;
+            const auto y0 = (cell / kGrid) * size / kGrid;
+            const auto y1 = (cell / kGrid + 1) * size / kGrid;
+            const auto x0 = (cell % kGrid) * size / kGrid;
+            const auto x1 = (cell % kGrid + 1) * size / kGrid;
+            using torch::indexing::Slice;
+            occluded.index_put_({i, Slice(), Slice(y0, y1), Slice(x0, x1)}, 0.0);
+        }
+        const auto p = torch::softmax(network.forward(occluded), 1)
+                           .index({torch::indexing::Slice(), classIndex})
+                           .contiguous();
+        for (int i = 0; i < count; ++i) {
+            drop[std::size_t(first + i)] = base - p[i].item<double>();
+        }
+    }
+    const auto grid =
+        torch::tensor(std::vector<float>(drop.begin(), drop.end())).view({1, 1, kGrid, kGrid});
+    namespace F = torch::nn::functional;
+    const auto up = F::interpolate(grid, F::InterpolateFuncOptions()
+                                             .size(std::vector<std::int64_t>{size, size})
+                                             .mode(torch::kBilinear)
+                                             .align_corners(false));
+    return normalised(up[0][0]);
+}
+
+} // namespace
+
+torch::Tensor saliencyAtInput(Network& network, const torch::Tensor& x, int classIndex,
+                              SaliencyMethod method, double blackValue) {
+    network.eval();
+    switch (method) {
+    case SaliencyMethod::GradCam:
+        return gradCam(network, x, classIndex);
+    case SaliencyMethod::IntegratedGradients:
+        return integratedGradients(network, x, classIndex, blackValue);
+    case SaliencyMethod::Occlusion:
+        return occlusion(network, x, classIndex);
+    }
+    throw std::invalid_argument("unknown saliency method");
+}
+
+Faithfulness deletionInsertion(Network& network, const torch::Tensor& x, const torch::Tensor& map,
+                               int classIndex, double temperature, int steps) {
+    torch::NoGradGuard noGrad;
+    network.eval();
+    const auto pixels = map.numel();
+    // Most salient first; ties broken by position so the order is reproducible.
+    const auto order = std::get<1>(map.flatten().sort(/*stable=*/true, 0, /*descending=*/true));
+    const auto rank = torch::empty_like(order);
+    rank.index_put_({order}, torch::arange(pixels, order.options()));
+    const auto rankMap = rank.view({1, 1, map.size(0), map.size(1)});
+    // Removed pixels become the mean (0 after normalisation); insertion starts from a blurred
+    // copy, which keeps the image's low frequencies but none of its detail.
+    const auto removed = torch::zeros_like(x);
+    const int k = std::max(3, int(x.size(2) / 8) | 1);
+    const auto blurred = torch::avg_pool2d(x, k, 1, k / 2, false, false);
+    Faithfulness result;
+    const auto curve = [&](bool deletion) {
+        std::vector<torch::Tensor> batch;
+        for (int s = 0; s <= steps; ++s) {
+            const auto shown = (rankMap < double(s) / steps * double(pixels)).to(x.dtype());
+            batch.push_back(deletion ? x * (1 - shown) + removed * shown
+                                     : x * shown + blurred * (1 - shown));
+        }
+        const auto p = torch::softmax(network.forward(torch::cat(batch, 0)) / temperature, 1)
+                           .index({torch::indexing::Slice(), classIndex})
+                           .to(torch::kFloat64)
+                           .contiguous();
+        std::vector<double> values(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+        double area = 0.0;
+        for (int s = 0; s < steps; ++s) {
+            area += (values[std::size_t(s)] + values[std::size_t(s + 1)]) / 2.0 / steps;
+        }
+        return std::make_pair(area, values);
+    };
+    std::tie(result.deletionAuc, result.deletionCurve) = curve(true);
+    std::tie(result.insertionAuc, result.insertionCurve) = curve(false);
+    return result;
+}
+
+// ---- training -------------------------------------------------------------------------------
+
+/// Random affine warps and intensity jitter of a normalised batch (N x C x H x W).
+torch::Tensor augment(const torch::Tensor& x, torch::Generator& generator) {
+    const auto n = x.size(0);
+    const auto uniform = [&](double lo, double hi) {
+        return torch::rand({n}, generator, torch::kFloat32) * (hi - lo) + lo;
+    };
+    const auto angle = uniform(-10.0, 10.0) * (M_PI / 180.0);
+    const auto scale = uniform(0.9, 1.1);
+    const auto tx = uniform(-0.08, 0.08) * 2.0; // grid units: the image spans [-1, 1]
+    const auto ty = uniform(-0.08, 0.08) * 2.0;
+    const auto c = torch::cos(angle) / scale;
+    const auto s = torch::sin(angle) / scale;
+    const auto theta = torch::stack({torch::stack({c, -s, tx}, 1), torch::stack({s, c, ty}, 1)}, 1);
+    namespace F = torch::nn::functional;
+    const auto grid = F::affine_grid(theta, x.sizes(), false);
+    auto y = F::grid_sample(x, grid,
+                            F::GridSampleFuncOptions()
+                                .mode(torch::kBilinear)
+                                .padding_mode(torch::kBorder)
+                                .align_corners(false));
+    const auto contrast = uniform(0.9, 1.1).view({n, 1, 1, 1});
+    const auto brightness = uniform(-0.1, 0.1).view({n, 1, 1, 1});
+    return y * contrast + brightness;
+}
+
+/// See TorchModel::recomputeBatchNormStatistics.
+void recomputeBatchNormStatistics(Network& network, const ImageSplit& split, const InputSpec& input,
+                                  std::size_t maxImages) {
+    std::vector<torch::nn::BatchNorm2dImpl*> norms;
+    for (const auto& m : network.modules(false)) {
+        if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+            norms.push_back(bn);
+        }
+    }
+    std::vector<c10::optional<double>> momentum;
+    for (auto* bn : norms) {
+        momentum.push_back(bn->options.momentum());
+        bn->options.momentum(c10::nullopt); // cumulative average
+        bn->reset_running_stats();
+    }
+    {
+        torch::NoGradGuard noGrad;
+        network.train();
+        const std::size_t images = std::min(split.count, maxImages);
+        for (std::size_t first = 0; first < images; first += 256) {
+            const std::size_t count = std::min<std::size_t>(256, images - first);
+            network.forward(inputTensor(split, first, count, input));
+        }
+        network.eval();
+    }
+    for (std::size_t i = 0; i < norms.size(); ++i) {
+        norms[i]->options.momentum(momentum[i]);
+    }
+}
+
+} // namespace
+
+std::string defaultStem(const std::string& stem, int inputSize) {
+    NetworkSpec spec;
+    spec.stem = stem;
+    return stemFor(spec, inputSize);
+}
+
+struct TorchModel::Impl {
+    ModelCard card;
+    std::shared_ptr<Network> network;
+    std::unique_ptr<torch::optim::AdamW> optimiser;
+    torch::Tensor classWeights;
+    torch::Generator generator;
+    std::vector<torch::Tensor> kept;
+
+    void checkIndex(const ImageSplit& images, std::size_t index, int classIndex) const {
+        if (index >= images.count) {
+            throw std::invalid_argument("no image " + std::to_string(index));
+        }
+        if (classIndex < 0 || classIndex >= int(card.classNames.size())) {
+            throw std::invalid_argument("the model has no class " + std::to_string(classIndex));
+        }
+    }
+
+    std::vector<torch::Tensor> state() const {
+        std::vector<torch::Tensor> all;
+        for (const auto& p : network->parameters()) {
+            all.push_back(p);
+        }
+        for (const auto& b : network->buffers()) {
+            all.push_back(b);
+        }
+        return all;
+    }
+};
+
+TorchModel::TorchModel(const ModelCard& card)
+    : m(std::make_unique<Impl>()) {
+    m->card = card;
+    m->network = networkFor(card);
+}
+
+std::unique_ptr<TorchModel> TorchModel::load(const std::string& dir) {
+    ModelCard card = ModelCard::read(dir);
+    if (card.format != "torch-nn") {
+        throw std::runtime_error(dir + "/card.json: TorchScript models are not supported yet");
+    }
+    auto model = std::unique_ptr<TorchModel>(new TorchModel(card));
+    model->m->network = loadNetwork(card, dir);
+    // Inference only: saliency differentiates with respect to inputs and feature maps, never
+    // the weights.
+    for (auto& p : model->m->network->parameters()) {
+        p.requires_grad_(false);
+    }
+    return model;
+}
+
+TorchModel::~TorchModel() = default;
+
+const ModelCard& TorchModel::card() const {
+    return m->card;
+}
+
+ModelCard& TorchModel::card() {
+    return m->card;
+}
+
+std::vector<double> TorchModel::predict(const ImageSplit& images) {
+    torch::NoGradGuard noGrad;
+    m->network->eval();
+    std::vector<double> out;
+    out.reserve(images.count * m->card.classNames.size());
+    for (std::size_t first = 0; first < images.count; first += 128) {
+        const std::size_t count = std::min<std::size_t>(128, images.count - first);
+        const auto logits = m->network->forward(inputTensor(images, first, count, m->card.input));
+        const auto p =
+            torch::softmax(logits / m->card.temperature, 1).to(torch::kFloat64).contiguous();
+        out.insert(out.end(), p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+    }
+    return out;
+}
+
+SaliencyMap TorchModel::saliency(const ImageSplit& images, std::size_t index, int classIndex,
+                                 SaliencyMethod method) {
+    m->checkIndex(images, index, classIndex);
+    const auto start = std::chrono::steady_clock::now();
+    const auto x = inputTensor(images, index, 1, m->card.input);
+    const double black = (0.0 - m->card.input.mean) / m->card.input.std;
+    auto map = saliencyAtInput(*m->network, x, classIndex, method, black);
+    // Back into the image's own pixel geometry.
+    if (map.size(0) != std::int64_t(images.height) || map.size(1) != std::int64_t(images.width)) {
+        namespace F = torch::nn::functional;
+        map = F::interpolate(map.view({1, 1, map.size(0), map.size(1)}),
+                             F::InterpolateFuncOptions()
+                                 .size(std::vector<std::int64_t>{std::int64_t(images.height),
+                                                                 std::int64_t(images.width)})
+                                 .mode(torch::kBilinear)
+                                 .align_corners(false))[0][0]
+                  .clamp(0.0, 1.0);
+    }
+    map = map.contiguous();
+    SaliencyMap out;
+    out.method = method;
+    out.classIndex = classIndex;
+    out.width = images.width;
+    out.height = images.height;
+    out.values.assign(map.data_ptr<float>(), map.data_ptr<float>() + map.numel());
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return out;
+}
+
+Faithfulness TorchModel::faithfulness(const ImageSplit& images, std::size_t index,
+                                      const SaliencyMap& map, int steps) {
+    m->checkIndex(images, index, map.classIndex);
+    if (map.width != images.width || map.height != images.height ||
+        map.values.size() != map.width * map.height) {
+        throw std::invalid_argument("the saliency map is not of this image");
+    }
+    const auto x = inputTensor(images, index, 1, m->card.input);
+    auto values = torch::from_blob(const_cast<float*>(map.values.data()),
+                                   {1, 1, std::int64_t(map.height), std::int64_t(map.width)},
+                                   torch::kFloat32);
+    namespace F = torch::nn::functional;
+    values = F::interpolate(values, F::InterpolateFuncOptions()
+                                        .size(std::vector<std::int64_t>{x.size(2), x.size(3)})
+                                        .mode(torch::kBilinear)
+                                        .align_corners(false))[0][0];
+    return deletionInsertion(*m->network, x, values, map.classIndex, m->card.temperature,
+                             std::max(2, steps));
+}
+
+void TorchModel::startTraining(double weightDecay, const std::vector<double>& classWeights,
+                               unsigned seed) {
+    torch::manual_seed(seed);
+    m->generator = at::detail::createCPUGenerator(seed);
+    for (auto& p : m->network->parameters()) {
+        p.requires_grad_(true);
+    }
+    m->optimiser = std::make_unique<torch::optim::AdamW>(
+        m->network->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(weightDecay));
+    m->classWeights = torch::tensor(std::vector<float>(classWeights.begin(), classWeights.end()));
+}
+
+double TorchModel::trainStep(const ImageSplit& split, const std::vector<std::size_t>& indices,
+                             double learningRate) {
+    if (!m->optimiser) {
+        throw std::logic_error("trainStep before startTraining");
+    }
+    m->network->train();
+    for (auto& group : m->optimiser->param_groups()) {
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learningRate);
+    }
+    // Gather the batch's images into one contiguous split.
+    ImageSplit batch;
+    batch.count = indices.size();
+    batch.channels = split.channels;
+    batch.height = split.height;
+    batch.width = split.width;
+    batch.pixels.resize(batch.count * batch.imageBytes());
+    std::vector<std::int64_t> labels(batch.count);
+    for (std::size_t i = 0; i < batch.count; ++i) {
+        std::copy_n(split.pixels.data() + indices[i] * batch.imageBytes(), batch.imageBytes(),
+                    batch.pixels.data() + i * batch.imageBytes());
+        labels[i] = split.labels[indices[i]];
+    }
+    const auto x = augment(inputTensor(batch, 0, batch.count, m->card.input), m->generator);
+    m->optimiser->zero_grad();
+    const auto loss = torch::nn::functional::cross_entropy(
+        m->network->forward(x), torch::tensor(labels),
+        torch::nn::functional::CrossEntropyFuncOptions().weight(m->classWeights));
+    loss.backward();
+    m->optimiser->step();
+    return loss.item<double>();
+}
+
+std::vector<double> TorchModel::logits(const ImageSplit& split) {
+    torch::NoGradGuard noGrad;
+    m->network->eval();
+    std::vector<double> out;
+    for (std::size_t first = 0; first < split.count; first += 256) {
+        const std::size_t count = std::min<std::size_t>(256, split.count - first);
+        const auto l = m->network->forward(inputTensor(split, first, count, m->card.input))
+                           .to(torch::kFloat64)
+                           .contiguous();
+        out.insert(out.end(), l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
+    }
+    return out;
+}
+
+void TorchModel::keep() {
+    m->kept.clear();
+    for (const auto& t : m->state()) {
+        m->kept.push_back(t.detach().clone());
+    }
+}
+
+void TorchModel::restoreKept() {
+    torch::NoGradGuard noGrad;
+    const auto now = m->state();
+    for (std::size_t i = 0; i < now.size() && i < m->kept.size(); ++i) {
+        now[i].copy_(m->kept[i]);
+    }
+}
+
+void TorchModel::recomputeBatchNormStatistics(const ImageSplit& split, std::size_t maxImages) {
+    ml::recomputeBatchNormStatistics(*m->network, split, m->card.input, maxImages);
+}
+
+void TorchModel::save(const std::string& dir) {
+    std::filesystem::create_directories(dir);
+    m->card.weightsSha256 = saveWeights(m->network, dir + "/" + m->card.weightsFile);
+    m->card.write(dir);
+}
+
+} // namespace radiolens::ml

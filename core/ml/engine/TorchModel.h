@@ -1,0 +1,65 @@
+#pragma once
+// Plugin-internal (core/ml/engine), plain C++: a network with its card. Its LibTorch side is in
+// TorchModel.cpp; the training loop (Trainer.cpp) drives it through the methods below.
+
+#include "core/domain/ModelCard.h"
+#include "core/ml/ImageDataset.h"
+#include "core/ml/MlEngine.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace radiolens::ml {
+
+/// The stem to use: `stem` when given, else "small" below 100 px and "standard" from 100 px.
+std::string defaultStem(const std::string& stem, int inputSize);
+
+/// A classifier network (a built-in architecture) and its model card. Not thread-safe: one call
+/// at a time.
+class TorchModel final : public Classifier {
+public:
+    /// A new, untrained network for `card` (architecture, stem, width, input, classes). Throws
+    /// std::invalid_argument for an unknown architecture or stem.
+    explicit TorchModel(const ModelCard& card);
+    /// The package in `dir`: the card, then the weights, checked against the card's sha256 and
+    /// against its architecture. Throws std::runtime_error naming the file and the problem.
+    static std::unique_ptr<TorchModel> load(const std::string& dir);
+    ~TorchModel() override;
+
+    const ModelCard& card() const override;
+    ModelCard& card();
+
+    std::vector<double> predict(const ImageSplit& images) override;
+    SaliencyMap saliency(const ImageSplit& images, std::size_t index, int classIndex,
+                         SaliencyMethod method) override;
+    Faithfulness faithfulness(const ImageSplit& images, std::size_t index, const SaliencyMap& map,
+                              int steps) override;
+
+    // ---- training ---------------------------------------------------------------------------
+    /// Prepares AdamW (decoupled weight decay `weightDecay`), a cross-entropy weighted per class
+    /// by `classWeights`, and the augmentation's random generator (`seed`).
+    void startTraining(double weightDecay, const std::vector<double>& classWeights, unsigned seed);
+    /// One optimisation step at `learningRate` on images `indices` of `split` (labels from the
+    /// split), randomly rotated (+-10 degrees), scaled (0.9-1.1), shifted (+-8 %) and
+    /// brightness/contrast jittered. Returns the batch's mean loss.
+    double trainStep(const ImageSplit& split, const std::vector<std::size_t>& indices,
+                     double learningRate);
+    /// Raw logits of every image of `split` (eval mode), count x classes, row-major.
+    std::vector<double> logits(const ImageSplit& split);
+    /// Remembers the current weights; restoreKept() brings them back.
+    void keep();
+    void restoreKept();
+    /// Recomputes every BatchNorm's running statistics as exact averages over up to
+    /// `maxImages` images of `split` (no augmentation). The running averages kept during
+    /// training lag behind the weights; on short runs that shifts every output in eval mode.
+    void recomputeBatchNormStatistics(const ImageSplit& split, std::size_t maxImages);
+    /// Writes the weights (atomically) and the card, with the weights' sha256, into `dir`.
+    void save(const std::string& dir);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m;
+};
+
+} // namespace radiolens::ml
