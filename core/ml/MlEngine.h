@@ -128,6 +128,11 @@ public:
     /// sha256, the architecture checked against the weights. Throws std::runtime_error naming
     /// the file and the problem.
     virtual std::unique_ptr<Classifier> loadClassifier(const std::string& dir) = 0;
+
+    /// Writes a new, untrained model package for `card` (architecture, stem, width, input,
+    /// classes; weights initialised from `seed`) into `dir`, and returns the card as written
+    /// (with the weights' sha256). For fine-tuning from scratch and for benchmarks.
+    virtual ModelCard createModel(const ModelCard& card, const std::string& dir, unsigned seed) = 0;
 };
 
 } // namespace radiolens

@@ -65,6 +65,13 @@ public:
         return ml::TorchModel::load(dir);
     }
 
+    ModelCard createModel(const ModelCard& card, const std::string& dir, unsigned seed) override {
+        torch::manual_seed(seed);
+        ml::TorchModel model(card);
+        model.save(dir);
+        return model.card();
+    }
+
 private:
     int m_threads = 1;
 };
