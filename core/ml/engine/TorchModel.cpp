@@ -26,8 +26,11 @@ namespace {
 
 // ---- architectures ------------------------------------------------------------------------
 
-/// What every built-in architecture returns: class logits (N x classes) and the feature map of
-/// its last convolutional stage (N x C x h x w), which Grad-CAM differentiates against.
+/// What every built-in architecture returns: class logits (N x classes) and the feature map
+/// Grad-CAM differentiates against (N x C x h x w): the output of the last stage whose map is
+/// still at least 7 x 7 (the last stage at 224 px, as in Selvaraju et al.; the one before it
+/// for 28-px inputs, whose last stage is only 4 x 4 and would blur the map over a quarter of
+/// the image).
 struct NetworkOutput {
     torch::Tensor logits;
     torch::Tensor features;
@@ -62,6 +65,11 @@ std::string stemFor(const NetworkSpec& spec, int inputSize);
 namespace {
 
 namespace nn = torch::nn;
+
+/// True when a feature map is fine enough for Grad-CAM (at least 7 x 7).
+bool fineEnough(const torch::Tensor& map) {
+    return map.size(2) >= 7 && map.size(3) >= 7;
+}
 
 nn::Conv2d conv(int in, int out, int kernel, int stride = 1, int padding = -1) {
     return nn::Conv2d(nn::Conv2dOptions(in, out, kernel)
@@ -141,11 +149,15 @@ public:
         if (!m_small) {
             y = torch::max_pool2d(y, 3, 2, 1);
         }
+        torch::Tensor features;
         for (auto& stage : stages) {
             y = stage->forward(y);
+            if (!features.defined() || fineEnough(y)) {
+                features = y;
+            }
         }
         const auto pooled = torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1);
-        return {fc(pooled), y};
+        return {fc(pooled), features};
     }
 
 private:
@@ -254,13 +266,17 @@ public:
 
     NetworkOutput forwardWithFeatures(const torch::Tensor& x) override {
         auto y = x;
+        torch::Tensor features;
         for (std::size_t s = 0; s < stages.size(); ++s) {
             y = stages[s]->forward(y);
+            if (!features.defined() || fineEnough(y)) {
+                features = y;
+            }
             if (s + 1 < stages.size()) {
                 y = torch::max_pool2d(y, 2, 2);
             }
         }
-        return {fc(torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1)), y};
+        return {fc(torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1)), features};
     }
 
 private:
