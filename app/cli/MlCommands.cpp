@@ -7,6 +7,7 @@
 #include "core/imaging/PlanarImageIo.h"
 #include "core/imaging/SliceRenderer.h"
 #include "core/ml/ImageDataset.h"
+#include "core/ml/ImageFolderDataset.h"
 #include "core/ml/Metrics.h"
 #include "core/ml/MlRuntime.h"
 
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -38,7 +40,9 @@ Trains an image classifier on the dataset's training split, keeps the epoch with
 validation AUC, calibrates it on validation and writes MODEL_DIR/model.pt and card.json. The
 test split is not looked at. Progress goes to stderr, one line per epoch.
 
-  --data DATASET     a MedMNIST .npz file (train/val/test images and labels)
+  --data DATASET     a MedMNIST .npz file (train/val/test images and labels), or a CSV file
+                     with columns file,label[,split] listing PNG/JPEG/BMP pictures (paths
+                     relative to the CSV; without a split column 80/10/10 % by file name)
   --out MODEL_DIR    the model package folder (created)
   --arch A           resnet18 (default), resnet34, densenet121 or smallcnn
   --epochs N         at most N epochs (default 12); stops early when validation AUC stalls
@@ -62,7 +66,7 @@ class, or mean one-vs-rest), accuracy and sensitivity/specificity at probability
 calibration error (15 bins) and n.
 
   --model MODEL_DIR  a model package (card.json + weights)
-  --data DATASET     a MedMNIST .npz file
+  --data DATASET     a MedMNIST .npz file, or a CSV listing pictures (see train --help)
   --split S          train, val or test (default test)
   --json             print JSON
 )";
@@ -193,13 +197,19 @@ int positiveInt(const std::string& command, const Arguments& args, const std::st
     return int(v);
 }
 
-ImageDataset loadDataset(const std::string& command, const std::string& path) {
-    if (path.size() < 4 || path.compare(path.size() - 4, 4, ".npz") != 0) {
+/// A MedMNIST .npz file, or a CSV listing pictures (resized to `size` pixels; 0 keeps them).
+ImageDataset loadDataset(const std::string& command, const std::string& path, int size = 0) {
+    const auto endsWith = [&path](const char* suffix) {
+        const std::size_t n = std::strlen(suffix);
+        return path.size() >= n && path.compare(path.size() - n, n, suffix) == 0;
+    };
+    if (!endsWith(".npz") && !endsWith(".csv")) {
         throw CliError{command + ": " + path +
-                       ": not a dataset Radiolens reads (a MedMNIST .npz file)"};
+                       ": not a dataset Radiolens reads (a MedMNIST .npz file, or a .csv listing "
+                       "pictures)"};
     }
     try {
-        return loadMedMnist(path);
+        return endsWith(".npz") ? loadMedMnist(path) : loadImageFolder(path, size);
     } catch (const std::exception& e) {
         throw CliError{command + ": " + e.what()};
     }
@@ -257,7 +267,7 @@ int runTrain(const std::vector<std::string>& argv) {
     options.id = args.get("--id");
     options.parent = args.get("--parent");
 
-    const ImageDataset data = loadDataset(command, args.get("--data"));
+    const ImageDataset data = loadDataset(command, args.get("--data"), options.imageSize);
     std::fprintf(stderr,
                  "%s: %zu training and %zu validation images, %zux%zu, %zu channel(s), "
                  "%s (%zu classes)\n",
@@ -317,7 +327,6 @@ int runEvaluate(const std::vector<std::string>& argv) {
         splitName != "test") {
         usageError(command, "--split is train, val or test");
     }
-    const ImageDataset data = loadDataset(command, args.get("--data"));
     MlEngine& ml = engine(command);
     std::unique_ptr<Classifier> model;
     try {
@@ -326,6 +335,7 @@ int runEvaluate(const std::vector<std::string>& argv) {
         throw CliError{command + ": " + e.what()};
     }
     const ModelCard& card = model->card();
+    const ImageDataset data = loadDataset(command, args.get("--data"), card.input.size);
     if (card.classNames.size() != data.classNames.size()) {
         throw CliError{command + ": the model has " + std::to_string(card.classNames.size()) +
                        " classes, the dataset " + std::to_string(data.classNames.size())};

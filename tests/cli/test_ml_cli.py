@@ -205,6 +205,44 @@ class TrainAndEvaluate(unittest.TestCase):
         run('classify', '--model', self.model, good, '--saliency', 'lime', check=2)
         run('classify', '--model', self.model, good, '--out', self.root / 'o', check=2)
 
+    def test_a_folder_of_pictures_with_a_csv_of_labels(self):
+        from PIL import Image
+        folder = self.root / 'pictures'
+        (folder / 'img').mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(5)
+        rows = ['file,label,split']
+        for split, n in (('train', 160), ('val', 40), ('test', 40)):
+            images, labels = blobs(n, rng)
+            for i in range(n):
+                name = f'img/{split}{i}.png'
+                picture = Image.fromarray(images[i])
+                if i % 4 == 0:  # some pictures are larger: resized on loading
+                    picture = picture.resize((48, 48), Image.BILINEAR)
+                picture.save(folder / name)
+                rows.append(f"{name},{'blob' if labels[i, 0] else 'noise'},{split}")
+        csv = folder / 'labels.csv'
+        csv.write_text('\n'.join(rows) + '\n')
+        model = self.root / 'csv-model'
+        result = run('train', '--data', csv, '--out', model, '--arch', 'smallcnn', '--width', '16',
+                     '--epochs', '4', '--lr', '0.005', '--image-size', '32', check=0)
+        self.assertIn('160 training and 40 validation images, 32x32', result.stderr)
+        card = json.loads((model / 'card.json').read_text())
+        self.assertEqual(card['classNames'], ['blob', 'noise'])
+        metrics = json.loads(run('evaluate', '--model', model, '--data', csv, '--json',
+                                 check=0).stdout)
+        self.assertEqual(metrics['n'], 40)
+        self.assertGreater(metrics['auc'], 0.9)
+        # Bad rows are refused with the line they are on.
+        bad = folder / 'bad.csv'
+        bad.write_text('file,label\nimg/train0.png,blob\nimg/nothere.png,noise\n')
+        result = run('train', '--data', bad, '--out', self.root / 'never', '--image-size', '32',
+                     check=1)
+        self.assertIn('bad.csv: line 3', result.stderr)
+        self.assertIn('nothere.png', result.stderr)
+        bad.write_text('file,class\nimg/train0.png,blob\n')
+        result = run('train', '--data', bad, '--out', self.root / 'never', check=1)
+        self.assertIn("needs 'file' and 'label' columns", result.stderr)
+
     def test_unreadable_datasets_and_bad_options(self):
         cut = self.root / 'cut.npz'
         cut.write_bytes(self.data.read_bytes()[:3000])
