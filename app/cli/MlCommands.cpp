@@ -436,15 +436,37 @@ int runClassify(const std::vector<std::string>& argv) {
             continue;
         }
         for (const ClassifyItem& item : items) {
+            // Everything is computed before anything of this image is printed, so an image
+            // that fails leaves only its reason under "errors".
             const ImageSplit split = toSplit(item.picture);
             std::vector<double> p;
+            int predicted = 0;
+            int target = 0;
+            SaliencyMap map;
+            Faithfulness faithful;
+            std::string overlayFile;
             try {
                 p = model->predict(split);
+                predicted = int(std::max_element(p.begin(), p.end()) - p.begin());
+                target = chosenClass >= 0 ? chosenClass : predicted;
+                if (method) {
+                    map = model->saliency(split, 0, target, *method);
+                    if (args.has("--faithfulness")) {
+                        faithful = model->faithfulness(split, 0, map);
+                    }
+                    if (!outDir.empty()) {
+                        std::string stem = std::filesystem::path(item.input).stem().string();
+                        if (item.frame >= 0) {
+                            stem += "_f" + std::to_string(item.frame);
+                        }
+                        overlayFile = outDir + "/" + stem + "." + saliencyName(*method) + ".png";
+                        writePng(overlay(item.picture, map), overlayFile);
+                    }
+                }
             } catch (const std::exception& e) {
                 errors.push_back({input, input + ": " + e.what()});
                 break;
             }
-            const int predicted = int(std::max_element(p.begin(), p.end()) - p.begin());
             json.beginObject();
             json.field("input", item.input);
             if (item.frame >= 0) {
@@ -457,8 +479,6 @@ int runClassify(const std::vector<std::string>& argv) {
             json.endObject();
             json.field("predicted", card.classNames[std::size_t(predicted)]);
             if (method) {
-                const int target = chosenClass >= 0 ? chosenClass : predicted;
-                const SaliencyMap map = model->saliency(split, 0, target, *method);
                 json.key("saliency").beginObject();
                 json.field("method", saliencyName(*method));
                 json.field("class", card.classNames[std::size_t(target)]);
@@ -470,19 +490,11 @@ int runClassify(const std::vector<std::string>& argv) {
                 json.value(peak % map.width).value(peak / map.width);
                 json.endArray();
                 if (args.has("--faithfulness")) {
-                    const Faithfulness f = model->faithfulness(split, 0, map);
-                    json.field("deletionAuc", f.deletionAuc);
-                    json.field("insertionAuc", f.insertionAuc);
+                    json.field("deletionAuc", faithful.deletionAuc);
+                    json.field("insertionAuc", faithful.insertionAuc);
                 }
-                if (!outDir.empty()) {
-                    std::string stem = std::filesystem::path(item.input).stem().string();
-                    if (item.frame >= 0) {
-                        stem += "_f" + std::to_string(item.frame);
-                    }
-                    const std::string file =
-                        outDir + "/" + stem + "." + saliencyName(*method) + ".png";
-                    writePng(overlay(item.picture, map), file);
-                    json.field("overlay", file);
+                if (!overlayFile.empty()) {
+                    json.field("overlay", overlayFile);
                 }
                 json.endObject();
             }

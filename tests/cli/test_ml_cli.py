@@ -243,6 +243,58 @@ class TrainAndEvaluate(unittest.TestCase):
         result = run('train', '--data', bad, '--out', self.root / 'never', check=1)
         self.assertIn("needs 'file' and 'label' columns", result.stderr)
 
+    def torchscript_package(self, name, module, classes=('blob', 'noise')):
+        maker = os.environ.get('RADIOLENS_MAKE_TORCHSCRIPT', '')
+        if not maker:
+            self.skipTest('make_torchscript not built (RADIOLENS_BUILD_ML=OFF)')
+        source = self.root / 'torchscript'
+        if not (source / module).exists():
+            source.mkdir(exist_ok=True)
+            subprocess.run([maker, source], check=True)
+        package = self.root / name
+        shutil.rmtree(package, ignore_errors=True)
+        package.mkdir()
+        shutil.copy(source / module, package / 'model.pt')
+        card = {'id': name, 'version': '1', 'format': 'torchscript', 'architecture': 'exported',
+                'task': 'binary', 'classNames': list(classes),
+                'input': {'size': 32, 'channels': 1, 'preprocessing': 'normalize', 'mean': 0.2,
+                          'std': 0.2},
+                'weightsFile': 'model.pt',
+                'weightsSha256': hashlib.sha256((package / 'model.pt').read_bytes()).hexdigest()}
+        (package / 'card.json').write_text(json.dumps(card))
+        return package
+
+    def test_torchscript_models_classify_and_explain(self):
+        from PIL import Image
+        picture = self.root / 'ts.png'
+        Image.fromarray(blobs(2, np.random.default_rng(1))[0][1]).save(picture)
+        with_features = self.torchscript_package('ts-features', 'with-features.pt')
+        logits_only = self.torchscript_package('ts-logits', 'logits-only.pt')
+        for package in (with_features, logits_only):
+            metrics = json.loads(run('evaluate', '--model', package, '--data', self.data, '--json',
+                                     check=0).stdout)
+            self.assertEqual(metrics['n'], 80)
+            for method in ('ig', 'occlusion'):
+                report = json.loads(run('classify', '--model', package, picture, '--saliency',
+                                        method, check=0).stdout)
+                self.assertEqual(len(report['results']), 1)
+        report = json.loads(run('classify', '--model', with_features, picture, '--saliency',
+                                'gradcam', check=0).stdout)
+        self.assertEqual(report['results'][0]['saliency']['method'], 'gradcam')
+        result = run('classify', '--model', logits_only, picture, '--saliency', 'gradcam',
+                     check=1)
+        self.assertEqual(json.loads(result.stdout)['results'], [])
+        self.assertIn('Grad-CAM needs a model that returns (logits, features)', result.stderr)
+        # A card that promises three classes for a two-class module is refused.
+        wrong = self.torchscript_package('ts-wrong', 'with-features.pt', ('a', 'b', 'c'))
+        result = run('evaluate', '--model', wrong, '--data', self.data, check=1)
+        self.assertIn('the card lists 3 classes', result.stderr)
+        # Fine-tuning one is refused with the reason.
+        parent = self.torchscript_package('ts-parent', 'with-features.pt', ('class 0', 'class 1'))
+        result = run('train', '--data', self.data, '--out', self.root / 'ft', '--parent', parent,
+                     check=1)
+        self.assertIn('fine-tuning a TorchScript model is not supported', result.stderr)
+
     def test_unreadable_datasets_and_bad_options(self):
         cut = self.root / 'cut.npz'
         cut.write_bytes(self.data.read_bytes()[:3000])

@@ -6,6 +6,7 @@
 
 #include "core/domain/Sha256.h"
 
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -284,6 +285,43 @@ private:
     nn::Linear fc{nullptr};
 };
 
+// ---- TorchScript models exported from PyTorch -------------------------------------------------
+
+/// A TorchScript module behind the Network interface. Its forward returns logits, or a tuple
+/// (logits, features) for Grad-CAM.
+class ScriptNetwork final : public Network {
+public:
+    explicit ScriptNetwork(torch::jit::Module module)
+        : m_module(std::move(module)) {}
+
+    NetworkOutput forwardWithFeatures(const torch::Tensor& x) override {
+        const c10::IValue out = m_module.forward({x});
+        if (out.isTuple()) {
+            const auto& items = out.toTupleRef().elements();
+            if (items.empty() || !items[0].isTensor()) {
+                throw std::runtime_error("the TorchScript model returns a tuple without logits");
+            }
+            return {items[0].toTensor(), items.size() > 1 && items[1].isTensor()
+                                             ? items[1].toTensor()
+                                             : torch::Tensor()};
+        }
+        if (!out.isTensor()) {
+            throw std::runtime_error("the TorchScript model returns neither a tensor nor a tuple");
+        }
+        return {out.toTensor(), torch::Tensor()};
+    }
+
+    void train(bool on) override {
+        torch::nn::Module::train(on);
+        m_module.train(on);
+    }
+
+    torch::jit::Module& module() { return m_module; }
+
+private:
+    torch::jit::Module m_module;
+};
+
 } // namespace
 
 std::string stemFor(const NetworkSpec& spec, int inputSize) {
@@ -476,6 +514,10 @@ torch::Tensor gradCam(Network& network, const torch::Tensor& x, int classIndex) 
     torch::AutoGradMode gradients(true);
     const auto input = x.detach().requires_grad_(true);
     const NetworkOutput out = network.forwardWithFeatures(input);
+    if (!out.features.defined()) {
+        throw std::runtime_error("Grad-CAM needs a model that returns (logits, features); this "
+                                 "TorchScript model returns logits only (use ig or occlusion)");
+    }
     const auto score = out.logits.index({0, classIndex});
     const auto grad = torch::autograd::grad({score}, {out.features})[0];
     const auto weights = grad.mean({2, 3}, true);                        // 1 x K x 1 x 1
@@ -665,6 +707,22 @@ std::string defaultStem(const std::string& stem, int inputSize) {
     return stemFor(spec, inputSize);
 }
 
+namespace {
+
+/// Runs `work`, turning LibTorch's errors (whose text carries a C++ backtrace) into one-line
+/// std::runtime_error reasons a user can read.
+template <typename Work>
+auto plainErrors(Work&& work) -> decltype(work()) {
+    try {
+        return work();
+    } catch (const c10::Error& e) {
+        const std::string why = e.what_without_backtrace();
+        throw std::runtime_error(why.substr(0, why.find('\n')));
+    }
+}
+
+} // namespace
+
 struct TorchModel::Impl {
     ModelCard card;
     std::shared_ptr<Network> network;
@@ -697,15 +755,68 @@ struct TorchModel::Impl {
 TorchModel::TorchModel(const ModelCard& card)
     : m(std::make_unique<Impl>()) {
     m->card = card;
-    m->network = networkFor(card);
+    if (card.format != "torchscript") {
+        m->network = networkFor(card);
+    }
 }
+
+namespace {
+
+/// A TorchScript package: hash checked, module loaded, its output checked against the card.
+std::shared_ptr<Network> loadScriptNetwork(const ModelCard& card, const std::string& dir) {
+    const std::string path = dir + "/" + card.weightsFile;
+    if (!std::filesystem::is_regular_file(path)) {
+        throw std::runtime_error(path + ": the model file is missing");
+    }
+    const std::string hash = Sha256::ofFile(path);
+    if (hash != card.weightsSha256) {
+        throw std::runtime_error(path + ": the model does not match the model card (sha256 " +
+                                 hash.substr(0, 12) + "..., the card says " +
+                                 card.weightsSha256.substr(0, 12) + "...)");
+    }
+    std::shared_ptr<ScriptNetwork> network;
+    try {
+        network = std::make_shared<ScriptNetwork>(torch::jit::load(path));
+    } catch (const c10::Error& e) {
+        std::string why = e.what_without_backtrace();
+        throw std::runtime_error(path + ": cannot be read as TorchScript (" +
+                                 why.substr(0, why.find('\n')) + ")");
+    }
+    network->eval();
+    for (auto p : network->module().parameters()) {
+        p.requires_grad_(false);
+    }
+    // The card says what goes in and how many classes come out: try it.
+    try {
+        c10::InferenceMode inference;
+        const auto logits = network->forward(
+            torch::zeros({1, card.input.channels, card.input.size, card.input.size}));
+        if (logits.dim() != 2 || logits.size(1) != std::int64_t(card.classNames.size())) {
+            throw std::runtime_error("it returns logits of shape " + c10::str(logits.sizes()) +
+                                     ", the card lists " + std::to_string(card.classNames.size()) +
+                                     " classes");
+        }
+    } catch (const c10::Error& e) {
+        std::string why = e.what_without_backtrace();
+        throw std::runtime_error(
+            path + ": does not run on the card's input (" + std::to_string(card.input.channels) +
+            " x " + std::to_string(card.input.size) + " x " + std::to_string(card.input.size) +
+            "): " + why.substr(0, why.find('\n')));
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(path + ": " + e.what());
+    }
+    return network;
+}
+
+} // namespace
 
 std::unique_ptr<TorchModel> TorchModel::load(const std::string& dir) {
     ModelCard card = ModelCard::read(dir);
-    if (card.format != "torch-nn") {
-        throw std::runtime_error(dir + "/card.json: TorchScript models are not supported yet");
-    }
     auto model = std::unique_ptr<TorchModel>(new TorchModel(card));
+    if (card.format == "torchscript") {
+        model->m->network = loadScriptNetwork(card, dir);
+        return model;
+    }
     model->m->network = loadNetwork(card, dir);
     // Inference only: saliency differentiates with respect to inputs and feature maps, never
     // the weights.
@@ -726,6 +837,10 @@ ModelCard& TorchModel::card() {
 }
 
 std::vector<double> TorchModel::predict(const ImageSplit& images) {
+    return plainErrors([&] { return predictImages(images); });
+}
+
+std::vector<double> TorchModel::predictImages(const ImageSplit& images) {
     // No autograd bookkeeping at all (cheaper than NoGradGuard).
     c10::InferenceMode inference;
     m->network->eval();
@@ -743,6 +858,11 @@ std::vector<double> TorchModel::predict(const ImageSplit& images) {
 
 SaliencyMap TorchModel::saliency(const ImageSplit& images, std::size_t index, int classIndex,
                                  SaliencyMethod method) {
+    return plainErrors([&] { return saliencyOf(images, index, classIndex, method); });
+}
+
+SaliencyMap TorchModel::saliencyOf(const ImageSplit& images, std::size_t index, int classIndex,
+                                   SaliencyMethod method) {
     m->checkIndex(images, index, classIndex);
     const auto start = std::chrono::steady_clock::now();
     const auto x = inputTensor(images, index, 1, m->card.input);
@@ -772,6 +892,11 @@ SaliencyMap TorchModel::saliency(const ImageSplit& images, std::size_t index, in
 
 Faithfulness TorchModel::faithfulness(const ImageSplit& images, std::size_t index,
                                       const SaliencyMap& map, int steps) {
+    return plainErrors([&] { return faithfulnessOf(images, index, map, steps); });
+}
+
+Faithfulness TorchModel::faithfulnessOf(const ImageSplit& images, std::size_t index,
+                                        const SaliencyMap& map, int steps) {
     m->checkIndex(images, index, map.classIndex);
     if (map.width != images.width || map.height != images.height ||
         map.values.size() != map.width * map.height) {
@@ -792,6 +917,9 @@ Faithfulness TorchModel::faithfulness(const ImageSplit& images, std::size_t inde
 
 void TorchModel::startTraining(double weightDecay, const std::vector<double>& classWeights,
                                unsigned seed) {
+    if (m->card.format == "torchscript" || !m->network) {
+        throw std::runtime_error("fine-tuning a TorchScript model is not supported");
+    }
     torch::manual_seed(seed);
     m->generator = at::detail::createCPUGenerator(seed);
     for (auto& p : m->network->parameters()) {
@@ -804,6 +932,11 @@ void TorchModel::startTraining(double weightDecay, const std::vector<double>& cl
 
 double TorchModel::trainStep(const ImageSplit& split, const std::vector<std::size_t>& indices,
                              double learningRate) {
+    return plainErrors([&] { return step(split, indices, learningRate); });
+}
+
+double TorchModel::step(const ImageSplit& split, const std::vector<std::size_t>& indices,
+                        double learningRate) {
     if (!m->optimiser) {
         throw std::logic_error("trainStep before startTraining");
     }

@@ -58,6 +58,14 @@ public:
     void save(const std::string& dir);
 
 private:
+    std::vector<double> predictImages(const ImageSplit& images);
+    SaliencyMap saliencyOf(const ImageSplit& images, std::size_t index, int classIndex,
+                           SaliencyMethod method);
+    Faithfulness faithfulnessOf(const ImageSplit& images, std::size_t index, const SaliencyMap& map,
+                                int steps);
+    double step(const ImageSplit& split, const std::vector<std::size_t>& indices,
+                double learningRate);
+
     struct Impl;
     std::unique_ptr<Impl> m;
 };

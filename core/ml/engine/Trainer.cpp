@@ -128,6 +128,11 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     if (!options.parent.empty()) {
         model = TorchModel::load(options.parent);
         parent = model->card();
+        if (parent.format == "torchscript") {
+            throw std::runtime_error(options.parent +
+                                     ": fine-tuning a TorchScript model is not supported; train "
+                                     "a built-in architecture");
+        }
         if (parent.classNames != data.classNames) {
             throw std::runtime_error(options.parent + ": its classes differ from the dataset's");
         }
