@@ -184,6 +184,23 @@ std::vector<ClassifyItem> itemsOf(const std::string& path, const ModelCard& card
     return items;
 }
 
+/// Usage errors for positional arguments and for missing `required` options.
+void checkArguments(const std::string& command, const Arguments& args,
+                    const std::vector<std::string>& required) {
+    if (!args.positional.empty()) {
+        usageError(command, "unexpected argument " + args.positional.front());
+    }
+    std::string missing;
+    for (const std::string& option : required) {
+        if (!args.has(option)) {
+            missing += (missing.empty() ? "" : " and ") + option;
+        }
+    }
+    if (!missing.empty()) {
+        usageError(command, missing + " required");
+    }
+}
+
 int positiveInt(const std::string& command, const Arguments& args, const std::string& option,
                 int lo, int hi) {
     if (!args.has(option)) {
@@ -235,12 +252,7 @@ int runTrain(const std::vector<std::string>& argv) {
         std::cout << kTrainHelp;
         return 0;
     }
-    if (!args.positional.empty()) {
-        usageError(command, "unexpected argument " + args.positional.front());
-    }
-    if (!args.has("--data") || !args.has("--out")) {
-        usageError(command, "--data and --out are required");
-    }
+    checkArguments(command, args, {"--data", "--out"});
     TrainOptions options;
     options.architecture = args.get("--arch", "resnet18");
     if (options.architecture != "resnet18" && options.architecture != "resnet34" &&
@@ -316,12 +328,7 @@ int runEvaluate(const std::vector<std::string>& argv) {
         std::cout << kEvaluateHelp;
         return 0;
     }
-    if (!args.positional.empty()) {
-        usageError(command, "unexpected argument " + args.positional.front());
-    }
-    if (!args.has("--model") || !args.has("--data")) {
-        usageError(command, "--model and --data are required");
-    }
+    checkArguments(command, args, {"--model", "--data"});
     const std::string splitName = args.get("--split", "test");
     if (splitName != "train" && splitName != "val" && splitName != "validation" &&
         splitName != "test") {

@@ -447,7 +447,9 @@ std::string compareWithArchive(torch::nn::Module& module, torch::serialize::Inpu
 
 } // namespace
 
-std::shared_ptr<Network> loadNetwork(const ModelCard& card, const std::string& dir) {
+/// The path of the package's weights file, after checking it exists and its sha256 is the
+/// card's. Throws std::runtime_error naming the file otherwise.
+std::string checkedWeightsPath(const ModelCard& card, const std::string& dir) {
     const std::string path = dir + "/" + card.weightsFile;
     if (!std::filesystem::is_regular_file(path)) {
         throw std::runtime_error(path + ": the weights file is missing");
@@ -459,6 +461,11 @@ std::shared_ptr<Network> loadNetwork(const ModelCard& card, const std::string& d
                                  card.weightsSha256.substr(0, 12) +
                                  "...): changed, damaged or from another model");
     }
+    return path;
+}
+
+std::shared_ptr<Network> loadNetwork(const ModelCard& card, const std::string& dir) {
+    const std::string path = checkedWeightsPath(card, dir);
     std::shared_ptr<Network> network;
     try {
         network = networkFor(card);
@@ -499,6 +506,16 @@ std::shared_ptr<Network> loadNetwork(const ModelCard& card, const std::string& d
 
 // ---- saliency -------------------------------------------------------------------------------
 
+/// A single map (h x w, or 1 x 1 x h x w) resized bilinearly to height x width, as h x w.
+torch::Tensor resizedMap(const torch::Tensor& map, std::int64_t height, std::int64_t width) {
+    namespace F = torch::nn::functional;
+    const auto four = map.dim() == 4 ? map : map.view({1, 1, map.size(0), map.size(1)});
+    return F::interpolate(four, F::InterpolateFuncOptions()
+                                    .size(std::vector<std::int64_t>{height, width})
+                                    .mode(torch::kBilinear)
+                                    .align_corners(false))[0][0];
+}
+
 namespace {
 
 /// Scales `map` to [0, 1]; a flat map becomes all zeros.
@@ -522,13 +539,7 @@ torch::Tensor gradCam(Network& network, const torch::Tensor& x, int classIndex) 
     const auto grad = torch::autograd::grad({score}, {out.features})[0];
     const auto weights = grad.mean({2, 3}, true);                        // 1 x K x 1 x 1
     const auto cam = torch::relu((weights * out.features).sum(1, true)); // 1 x 1 x h x w
-    namespace F = torch::nn::functional;
-    const auto up =
-        F::interpolate(cam.detach(), F::InterpolateFuncOptions()
-                                         .size(std::vector<std::int64_t>{x.size(2), x.size(3)})
-                                         .mode(torch::kBilinear)
-                                         .align_corners(false));
-    return normalised(up[0][0]);
+    return normalised(resizedMap(cam.detach(), x.size(2), x.size(3)));
 }
 
 torch::Tensor integratedGradients(Network& network, const torch::Tensor& x, int classIndex,
@@ -579,12 +590,7 @@ torch::Tensor occlusion(Network& network, const torch::Tensor& x, int classIndex
     }
     const auto grid =
         torch::tensor(std::vector<float>(drop.begin(), drop.end())).view({1, 1, kGrid, kGrid});
-    namespace F = torch::nn::functional;
-    const auto up = F::interpolate(grid, F::InterpolateFuncOptions()
-                                             .size(std::vector<std::int64_t>{size, size})
-                                             .mode(torch::kBilinear)
-                                             .align_corners(false));
-    return normalised(up[0][0]);
+    return normalised(resizedMap(grid, size, size));
 }
 
 } // namespace
@@ -764,16 +770,7 @@ namespace {
 
 /// A TorchScript package: hash checked, module loaded, its output checked against the card.
 std::shared_ptr<Network> loadScriptNetwork(const ModelCard& card, const std::string& dir) {
-    const std::string path = dir + "/" + card.weightsFile;
-    if (!std::filesystem::is_regular_file(path)) {
-        throw std::runtime_error(path + ": the model file is missing");
-    }
-    const std::string hash = Sha256::ofFile(path);
-    if (hash != card.weightsSha256) {
-        throw std::runtime_error(path + ": the model does not match the model card (sha256 " +
-                                 hash.substr(0, 12) + "..., the card says " +
-                                 card.weightsSha256.substr(0, 12) + "...)");
-    }
+    const std::string path = checkedWeightsPath(card, dir);
     std::shared_ptr<ScriptNetwork> network;
     try {
         network = std::make_shared<ScriptNetwork>(torch::jit::load(path));
@@ -870,13 +867,7 @@ SaliencyMap TorchModel::saliencyOf(const ImageSplit& images, std::size_t index, 
     auto map = saliencyAtInput(*m->network, x, classIndex, method, black);
     // Back into the image's own pixel geometry.
     if (map.size(0) != std::int64_t(images.height) || map.size(1) != std::int64_t(images.width)) {
-        namespace F = torch::nn::functional;
-        map = F::interpolate(map.view({1, 1, map.size(0), map.size(1)}),
-                             F::InterpolateFuncOptions()
-                                 .size(std::vector<std::int64_t>{std::int64_t(images.height),
-                                                                 std::int64_t(images.width)})
-                                 .mode(torch::kBilinear)
-                                 .align_corners(false))[0][0]
+        map = resizedMap(map, std::int64_t(images.height), std::int64_t(images.width))
                   .clamp(0.0, 1.0);
     }
     map = map.contiguous();
@@ -906,11 +897,7 @@ Faithfulness TorchModel::faithfulnessOf(const ImageSplit& images, std::size_t in
     auto values = torch::from_blob(const_cast<float*>(map.values.data()),
                                    {1, 1, std::int64_t(map.height), std::int64_t(map.width)},
                                    torch::kFloat32);
-    namespace F = torch::nn::functional;
-    values = F::interpolate(values, F::InterpolateFuncOptions()
-                                        .size(std::vector<std::int64_t>{x.size(2), x.size(3)})
-                                        .mode(torch::kBilinear)
-                                        .align_corners(false))[0][0];
+    values = resizedMap(values, x.size(2), x.size(3));
     return deletionInsertion(*m->network, x, values, map.classIndex, m->card.temperature,
                              std::max(2, steps));
 }
