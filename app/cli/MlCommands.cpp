@@ -191,13 +191,15 @@ void checkArguments(const std::string& command, const Arguments& args,
         usageError(command, "unexpected argument " + args.positional.front());
     }
     std::string missing;
+    int count = 0;
     for (const std::string& option : required) {
         if (!args.has(option)) {
             missing += (missing.empty() ? "" : " and ") + option;
+            ++count;
         }
     }
-    if (!missing.empty()) {
-        usageError(command, missing + " required");
+    if (count > 0) {
+        usageError(command, missing + (count > 1 ? " are required" : " is required"));
     }
 }
 
