@@ -239,6 +239,11 @@ class TrainAndEvaluate(unittest.TestCase):
                      check=1)
         self.assertIn('bad.csv: line 3', result.stderr)
         self.assertIn('nothere.png', result.stderr)
+        bad.write_text('file,label,split\nimg/train0.png,blob,train\nimg/train1.png,noise,train\n'
+                       'img/val0.png,noise,val\nimg/val2.png,noise,val\n')
+        result = run('train', '--data', bad, '--out', self.root / 'never', '--image-size', '32',
+                     check=1)
+        self.assertIn('the validation split holds only one class', result.stderr)
         bad.write_text('file,class\nimg/train0.png,blob\n')
         result = run('train', '--data', bad, '--out', self.root / 'never', check=1)
         self.assertIn("needs 'file' and 'label' columns", result.stderr)

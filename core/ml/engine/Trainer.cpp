@@ -118,6 +118,17 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
         throw std::runtime_error(data.source + ": training needs a training and a validation "
                                                "split with images");
     }
+    {
+        // Model selection needs a validation AUC: both classes present (binary), at least two
+        // (multi-class).
+        std::vector<int> labels = data.validation.labels;
+        std::sort(labels.begin(), labels.end());
+        if (std::unique(labels.begin(), labels.end()) - labels.begin() < 2) {
+            throw std::runtime_error(data.source +
+                                     ": the validation split holds only one class; the model "
+                                     "cannot be chosen on validation AUC");
+        }
+    }
     const auto start = Clock::now();
     const auto seconds = [&start] {
         return std::chrono::duration<double>(Clock::now() - start).count();
