@@ -242,6 +242,16 @@ MlEngine& engine(const std::string& command) {
     }
 }
 
+/// The model package in `dir`, through the ML plugin; its reason as a CLI error otherwise.
+std::unique_ptr<Classifier> loadModel(const std::string& command, const std::string& dir) {
+    MlEngine& ml = engine(command);
+    try {
+        return ml.loadClassifier(dir);
+    } catch (const std::exception& e) {
+        throw CliError{command + ": " + e.what()};
+    }
+}
+
 } // namespace
 
 int runTrain(const std::vector<std::string>& argv) {
@@ -336,13 +346,7 @@ int runEvaluate(const std::vector<std::string>& argv) {
         splitName != "test") {
         usageError(command, "--split is train, val or test");
     }
-    MlEngine& ml = engine(command);
-    std::unique_ptr<Classifier> model;
-    try {
-        model = ml.loadClassifier(args.get("--model"));
-    } catch (const std::exception& e) {
-        throw CliError{command + ": " + e.what()};
-    }
+    const std::unique_ptr<Classifier> model = loadModel(command, args.get("--model"));
     const ModelCard& card = model->card();
     const ImageDataset data = loadDataset(command, args.get("--data"), card.input.size);
     if (card.classNames.size() != data.classNames.size()) {
@@ -406,13 +410,7 @@ int runClassify(const std::vector<std::string>& argv) {
         usageError(command, "--out, --class and --faithfulness need --saliency");
     }
     const std::string outDir = args.get("--out");
-    MlEngine& ml = engine(command);
-    std::unique_ptr<Classifier> model;
-    try {
-        model = ml.loadClassifier(args.get("--model"));
-    } catch (const std::exception& e) {
-        throw CliError{command + ": " + e.what()};
-    }
+    const std::unique_ptr<Classifier> model = loadModel(command, args.get("--model"));
     const ModelCard& card = model->card();
     int chosenClass = -1;
     if (args.has("--class")) {
