@@ -300,6 +300,22 @@ class TrainAndEvaluate(unittest.TestCase):
                      check=1)
         self.assertIn('fine-tuning a TorchScript model is not supported', result.stderr)
 
+    def test_dicom_of_a_modality_the_card_does_not_accept_is_refused(self):
+        demo = self.root / 'demo'
+        if not demo.exists():
+            run('demo', '--out', demo, check=0)
+        files = sorted(p for p in demo.rglob('*') if p.is_file() and not p.name.startswith('.'))
+        model = self.copy_model('dx-only')
+        card = json.loads((model / 'card.json').read_text())
+        card['input']['modalities'] = ['DX']
+        (model / 'card.json').write_text(json.dumps(card))
+        report = json.loads(run('classify', '--model', model, *files).stdout)
+        # The skull radiograph (DX) is classified, every CT slice refused with the reason.
+        self.assertEqual(len(report['results']), 1)
+        self.assertEqual(len(report['errors']), len(files) - 1)
+        self.assertIn('modality CT is not one the model accepts (DX)',
+                      report['errors'][0]['reason'])
+
     def test_unreadable_datasets_and_bad_options(self):
         cut = self.root / 'cut.npz'
         cut.write_bytes(self.data.read_bytes()[:3000])
