@@ -48,6 +48,7 @@ std::string fmt(const char* pattern, double a, double b = 0, double c = 0);
 int runTrain(const std::vector<std::string>& argv);
 int runEvaluate(const std::vector<std::string>& argv);
 int runClassify(const std::vector<std::string>& argv);
+int runDemoModel(const std::vector<std::string>& argv);
 extern const char* const kMlCommandsHelp;
 
 } // namespace radiolens::cli

@@ -619,7 +619,7 @@ int main(int argc, char** argv) {
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
         {"index", runIndex},       {"info", runInfo},         {"convert", runConvert},
         {"demo", runDemo},         {"engine", runEngine},     {"train", runTrain},
-        {"evaluate", runEvaluate}, {"classify", runClassify},
+        {"evaluate", runEvaluate}, {"classify", runClassify}, {"demo-model", runDemoModel},
     };
     const auto command = commands.find(args.front());
     if (command == commands.end()) {

@@ -3,6 +3,7 @@
 #include "core/dicom/DemoStudy.h"
 
 #include "core/dicom/DcmtkBridge.h"
+#include "core/imaging/SyntheticChest.h"
 
 #include "dcmtk/dcmdata/dcdatset.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -38,9 +39,10 @@ namespace fs = std::filesystem;
 // Hidden, so that indexing the demo folder does not list the manifest as a non-DICOM file.
 constexpr const char* kManifestName = ".radiolens-demo.txt";
 constexpr const char* kManifestMagic = "radiolens-demo-study";
-constexpr int kManifestVersion = 1;
+constexpr int kManifestVersion = 2; ///< 2: with chest radiographs
 constexpr const char* kCtFolder = "CT";
 constexpr const char* kRadiographFolder = "DX";
+constexpr const char* kChestFolder = "CXR";
 
 // CT geometry. The physical size stays the same whatever the matrix size: the in-plane field of
 // view is 240 mm along the longer image side and the slices cover 200 mm, so 256 x 256 x 160
@@ -502,6 +504,65 @@ void writeRadiograph(const std::string& path, const StudyAttributes& study,
     save(file, path);
 }
 
+/// Synthetic chest radiograph `index` (0-based) as a DX image of its own patient and study.
+void writeChest(const std::string& path, const StudyAttributes& when, int index,
+                const SyntheticChest& chest, DemoStudy::Chest& out) {
+    DcmFileFormat file;
+    Attributes a(*file.getDataset(), path);
+    StudyAttributes study = when;
+    study.studyUid = newUid(SITE_STUDY_UID_ROOT);
+    out.studyInstanceUid = study.studyUid;
+    out.seriesInstanceUid = newUid(SITE_SERIES_UID_ROOT);
+    char number[8];
+    std::snprintf(number, sizeof number, "%02d", index + 1);
+    a.text(DCM_SOPClassUID, UID_DigitalXRayImageStorageForPresentation);
+    a.text(DCM_SOPInstanceUID, newUid(SITE_INSTANCE_UID_ROOT));
+    a.text(DCM_ImageType, "ORIGINAL\\PRIMARY");
+    putPatientAndStudy(a, study);
+    a.text(DCM_PatientName, std::string("Demo^Chest") + number);
+    a.text(DCM_PatientID, std::string("RADIOLENS-CXR-") + number);
+    a.text(DCM_StudyDescription, "Radiolens demo: synthetic chest radiograph");
+    a.text(DCM_Modality, "DX");
+    a.text(DCM_SeriesInstanceUID, out.seriesInstanceUid);
+    a.text(DCM_SeriesNumber, "1");
+    a.text(DCM_SeriesDescription, "Chest PA");
+    a.text(DCM_PresentationIntentType, "FOR PRESENTATION");
+    a.text(DCM_BodyPartExamined, "CHEST");
+    a.empty(DCM_AnatomicRegionSequence);
+    a.text(DCM_ImageLaterality, "U");
+    a.text(DCM_ViewPosition, "PA");
+    a.text(DCM_PatientOrientation, "R\\F");
+    a.text(DCM_KVP, "120");
+    a.empty(DCM_DetectorType);
+    const std::string spacing =
+        decimal(chest.pixelSpacingMm) + "\\" + decimal(chest.pixelSpacingMm);
+    a.text(DCM_ImagerPixelSpacing, spacing);
+    a.text(DCM_PixelSpacing, spacing);
+    a.text(DCM_BurnedInAnnotation, "NO");
+    a.text(DCM_LossyImageCompression, "00");
+    a.number(DCM_SamplesPerPixel, 1);
+    a.text(DCM_PhotometricInterpretation, "MONOCHROME2");
+    a.number(DCM_Rows, Uint16(chest.size));
+    a.number(DCM_Columns, Uint16(chest.size));
+    a.number(DCM_BitsAllocated, 16);
+    a.number(DCM_BitsStored, 12);
+    a.number(DCM_HighBit, 11);
+    a.number(DCM_PixelRepresentation, 0);
+    a.text(DCM_PixelIntensityRelationship, "LIN");
+    a.text(DCM_RescaleIntercept, "0");
+    a.text(DCM_RescaleSlope, "1");
+    a.text(DCM_RescaleType, "US");
+    a.text(DCM_PresentationLUTShape, "IDENTITY");
+    a.text(DCM_WindowCenter, decimal(kSyntheticChestWindowCenter));
+    a.text(DCM_WindowWidth, decimal(kSyntheticChestWindowWidth));
+    a.pixels(chest.stored);
+    save(file, path);
+    out.nodule = chest.hasNodule;
+    out.noduleColumn = chest.noduleColumn;
+    out.noduleRow = chest.noduleRow;
+    out.noduleRadius = chest.noduleRadius;
+}
+
 /// Serialises writers in this process: they share the temporary folder name.
 std::mutex& writerMutex() {
     static std::mutex mutex;
@@ -559,7 +620,8 @@ void removeStaleSiblings(const fs::path& target) {
 bool isReplaceable(const fs::path& folder) {
     for (const fs::directory_entry& entry : fs::directory_iterator(folder)) {
         const std::string name = entry.path().filename().string();
-        if (name != kCtFolder && name != kRadiographFolder && name != kManifestName) {
+        if (name != kCtFolder && name != kRadiographFolder && name != kChestFolder &&
+            name != kManifestName) {
             return false;
         }
     }
@@ -626,6 +688,7 @@ DemoStudy writeLocked(const std::string& folder, const DemoStudyOptions& options
     try {
         fs::create_directories(partial / kCtFolder);
         fs::create_directories(partial / kRadiographFolder);
+        fs::create_directories(partial / kChestFolder);
 
         StudyAttributes studyAttributes;
         studyAttributes.studyUid = newUid(SITE_STUDY_UID_ROOT);
@@ -670,6 +733,22 @@ DemoStudy writeLocked(const std::string& folder, const DemoStudyOptions& options
         manifest << manifestFileLine("radiograph", partial, radiographName);
         study.radiographFile = (target / radiographName).string();
         reportOrCancel(progress, (geometry.slices + radiographUnits) / totalUnits);
+
+        for (int i = 0; i < options.chests; ++i) {
+            char name[32];
+            std::snprintf(name, sizeof name, "%s/CXR%04d.dcm", kChestFolder, i + 1);
+            DemoStudy::Chest chest;
+            writeChest((partial / name).string(), studyAttributes, i,
+                       syntheticChest(options.chestSize, kDemoStudyChestSeed + std::uint64_t(i),
+                                      i % 2 == 0),
+                       chest);
+            chest.file = (target / name).string();
+            manifest << manifestFileLine("chest", partial, name);
+            manifest << "chest-truth " << chest.studyInstanceUid << ' ' << chest.seriesInstanceUid
+                     << ' ' << (chest.nodule ? 1 : 0) << ' ' << decimal(chest.noduleColumn) << ' '
+                     << decimal(chest.noduleRow) << ' ' << decimal(chest.noduleRadius) << '\n';
+            study.chests.push_back(chest);
+        }
 
         const fs::path manifestPath = partial / kManifestName;
         std::ofstream out(manifestPath, std::ios::binary);
@@ -723,7 +802,18 @@ bool readManifest(const std::string& folder, DemoStudy& study) {
             fields >> result.ctSeriesInstanceUid;
         } else if (key == "radiograph-series-instance-uid") {
             fields >> result.radiographSeriesInstanceUid;
-        } else if (key == "ct" || key == "radiograph") {
+        } else if (key == "chest-truth") {
+            if (result.chests.empty() || !result.chests.back().studyInstanceUid.empty()) {
+                return false;
+            }
+            DemoStudy::Chest& chest = result.chests.back();
+            int nodule = 0;
+            if (!(fields >> chest.studyInstanceUid >> chest.seriesInstanceUid >> nodule >>
+                  chest.noduleColumn >> chest.noduleRow >> chest.noduleRadius)) {
+                return false;
+            }
+            chest.nodule = nodule != 0;
+        } else if (key == "ct" || key == "radiograph" || key == "chest") {
             std::string relative;
             std::uintmax_t bytes = 0;
             if (!(fields >> relative >> bytes)) {
@@ -741,6 +831,9 @@ bool readManifest(const std::string& folder, DemoStudy& study) {
             }
             if (key == "ct") {
                 result.ctFiles.push_back(path.string());
+            } else if (key == "chest") {
+                result.chests.push_back({});
+                result.chests.back().file = path.string();
             } else {
                 result.radiographFile = path.string();
             }
@@ -752,6 +845,11 @@ bool readManifest(const std::string& folder, DemoStudy& study) {
         result.radiographSeriesInstanceUid.empty() || result.ctFiles.empty() ||
         result.radiographFile.empty()) {
         return false;
+    }
+    for (const DemoStudy::Chest& chest : result.chests) {
+        if (chest.studyInstanceUid.empty()) {
+            return false;
+        }
     }
     study = std::move(result);
     return true;

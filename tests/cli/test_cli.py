@@ -100,11 +100,16 @@ class IndexCommand(DemoStudyMixin, unittest.TestCase):
         result = run('index', self.demo, '--json', check=0)
         tree = json.loads(result.stdout)
         self.assertEqual(set(tree) >= {'patients', 'problems'}, True)
-        self.assertEqual(len(tree['patients']), 1)
-        patient = tree['patients'][0]
-        for key in ('patientId', 'name', 'studies'):
-            self.assertIn(key, patient)
-        self.assertEqual(patient['patientId'], 'RADIOLENS-DEMO')
+        # The phantom patient and eight chest radiograph patients, one study each.
+        self.assertEqual(len(tree['patients']), 9)
+        for patient in tree['patients']:
+            for key in ('patientId', 'name', 'studies'):
+                self.assertIn(key, patient)
+        chests = [p for p in tree['patients'] if p['patientId'].startswith('RADIOLENS-CXR-')]
+        self.assertEqual(len(chests), 8)
+        for chest in chests:
+            self.assertEqual([s['modality'] for s in chest['studies'][0]['series']], ['DX'])
+        patient = next(p for p in tree['patients'] if p['patientId'] == 'RADIOLENS-DEMO')
         study = patient['studies'][0]
         for key in ('studyInstanceUid', 'description', 'series'):
             self.assertIn(key, study)
@@ -142,12 +147,12 @@ class IndexCommand(DemoStudyMixin, unittest.TestCase):
 class InfoAndConvert(DemoStudyMixin, unittest.TestCase):
     def ct_series(self):
         tree = json.loads(run('index', self.demo, '--json', check=0).stdout)
-        series = tree['patients'][0]['studies'][0]['series']
+        series = [s for p in tree['patients'] for study in p['studies'] for s in study['series']]
         return next(s['seriesInstanceUid'] for s in series if s['modality'] == 'CT')
 
     def test_info_needs_series_when_there_are_several(self):
         result = run('info', self.demo, check=1)
-        self.assertIn('holds 2 series', result.stderr)
+        self.assertIn('holds 10 series', result.stderr)
         self.assertIn('--series', result.stderr)
 
     def test_info_json_of_demo_ct(self):

@@ -310,9 +310,12 @@ class TrainAndEvaluate(unittest.TestCase):
         card['input']['modalities'] = ['DX']
         (model / 'card.json').write_text(json.dumps(card))
         report = json.loads(run('classify', '--model', model, *files).stdout)
-        # The skull radiograph (DX) is classified, every CT slice refused with the reason.
-        self.assertEqual(len(report['results']), 1)
-        self.assertEqual(len(report['errors']), len(files) - 1)
+        # The radiographs (DX: the skull and the chests) are classified, every CT slice is
+        # refused with the reason.
+        radiographs = [f for f in files if f.parent.name in ('DX', 'CXR')]
+        self.assertEqual(len(radiographs), 9)
+        self.assertEqual(len(report['results']), len(radiographs))
+        self.assertEqual(len(report['errors']), len(files) - len(radiographs))
         self.assertIn('modality CT is not one the model accepts (DX)',
                       report['errors'][0]['reason'])
 

@@ -1,6 +1,7 @@
 #include "dcmtk/config/osconfig.h"
 
 #include "core/dicom/DemoStudy.h"
+#include "core/imaging/SyntheticChest.h"
 
 #include "dcmtk/dcmdata/dcdatset.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -282,6 +284,75 @@ TEST(DemoStudyTest, DefaultSizeStudyIsComplete) {
     const Loaded middle = checkCtSeries(study, options);
     checkMiddleSliceHu(middle, options);
     checkRadiograph(study);
+}
+
+/// The chest radiographs: DX 512 x 512, MONOCHROME2, every other one with a nodule that is
+/// brighter than the lung around it, and the manifest remembers where.
+void checkChests(const DemoStudy& study, const DemoStudyOptions& options) {
+    ASSERT_EQ(study.chests.size(), std::size_t(options.chests));
+    std::set<std::string> patients;
+    for (std::size_t i = 0; i < study.chests.size(); ++i) {
+        const DemoStudy::Chest& chest = study.chests[i];
+        SCOPED_TRACE(chest.file);
+        const Loaded dx = load(chest.file);
+        EXPECT_EQ(dx.text(DCM_Modality), "DX");
+        EXPECT_EQ(dx.text(DCM_PhotometricInterpretation), "MONOCHROME2");
+        EXPECT_EQ(dx.text(DCM_StudyInstanceUID), chest.studyInstanceUid);
+        EXPECT_EQ(dx.text(DCM_SeriesInstanceUID), chest.seriesInstanceUid);
+        EXPECT_EQ(dx.us(DCM_Columns), options.chestSize);
+        EXPECT_NEAR(dx.number(DCM_PixelSpacing), 358.4 / options.chestSize, 1e-6);
+        patients.insert(dx.text(DCM_PatientID));
+        EXPECT_EQ(chest.nodule, i % 2 == 0);
+        if (!chest.nodule) {
+            continue;
+        }
+        // Nodule centre against a ring just outside it: brighter (denser) by a visible margin.
+        const int c = int(chest.noduleColumn), r = int(chest.noduleRow);
+        const int ring = int(chest.noduleRadius * 1.6);
+        const double inside = dx.mean(c, r, 2);
+        double outside = 0.0;
+        for (int k = 0; k < 8; ++k) {
+            const double a = k * 3.14159265 / 4.0;
+            outside += dx.mean(c + int(ring * std::cos(a)), r + int(ring * std::sin(a)), 2) / 8.0;
+        }
+        EXPECT_GT(inside - outside, 40.0) << "nodule at " << c << "," << r;
+        EXPECT_GE(chest.noduleRadius, 9.0 / dx.number(DCM_PixelSpacing) - 1e-6);
+        EXPECT_LE(chest.noduleRadius, 15.0 / dx.number(DCM_PixelSpacing) + 1e-6);
+    }
+    EXPECT_EQ(patients.size(), study.chests.size()) << "one patient per radiograph";
+}
+
+TEST(SyntheticChestTest, NoduleChangesOnlyItsOwnDisc) {
+    // The same case with and without the nodule: identical outside the disc, brighter inside.
+    const SyntheticChest with = syntheticChest(128, 42, true);
+    const SyntheticChest without = syntheticChest(128, 42, false);
+    ASSERT_TRUE(with.hasNodule);
+    ASSERT_EQ(with.stored.size(), std::size_t(128 * 128));
+    std::size_t brighter = 0, insideCount = 0;
+    for (int row = 0; row < 128; ++row) {
+        for (int column = 0; column < 128; ++column) {
+            const std::size_t i = std::size_t(row) * 128 + std::size_t(column);
+            const double pad = 1.5; // anti-aliased edge
+            const double d =
+                std::hypot(column + 0.5 - with.noduleColumn, row + 0.5 - with.noduleRow);
+            if (d > with.noduleRadius + pad) {
+                ASSERT_EQ(with.stored[i], without.stored[i]) << column << "," << row;
+            } else if (d < with.noduleRadius * 0.7) {
+                ++insideCount;
+                brighter += with.stored[i] > without.stored[i] ? 1 : 0;
+            }
+        }
+    }
+    EXPECT_GT(insideCount, 0U);
+    EXPECT_EQ(brighter, insideCount);
+    // Deterministic, and the same patient at another size.
+    EXPECT_EQ(syntheticChest(128, 42, true).stored, with.stored);
+    const SyntheticChest big = syntheticChest(512, 42, true);
+    EXPECT_NEAR(big.noduleColumn, with.noduleColumn * 4, 1e-9);
+    EXPECT_NEAR(big.noduleRadius, with.noduleRadius * 4, 1e-9);
+    // Lungs are darker than the spine: a radiograph, not noise.
+    const std::vector<std::uint8_t> grey = chestDisplayPixels(without);
+    EXPECT_LT(grey[std::size_t(50) * 128 + 30], grey[std::size_t(50) * 128 + 64]);
 }
 
 TEST(DemoStudyTest, NoiseIsMildAndDeterministic) {

@@ -60,6 +60,7 @@ DemoStudy smallDemo(const fs::path& folder, int columns, int rows, int slices) {
     options.columns = columns;
     options.rows = rows;
     options.slices = slices;
+    options.chests = 0; // the CT and the skull radiograph only
     return writeDemoStudy(folder.string(), options);
 }
 

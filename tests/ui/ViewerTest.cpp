@@ -101,6 +101,7 @@ DemoStudy demo(const fs::path& folder, int size = 64, int slices = 24) {
     options.columns = size;
     options.rows = size;
     options.slices = slices;
+    options.chests = 0; // the CT and the skull radiograph only
     return writeDemoStudy(folder.string(), options);
 }
 

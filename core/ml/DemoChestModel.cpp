@@ -1,0 +1,147 @@
+#include "core/ml/DemoChestModel.h"
+
+#include "core/domain/Paths.h"
+#include "core/imaging/SyntheticChest.h"
+#include "core/ml/Metrics.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+namespace radiolens {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Seed ranges of the splits (the demo study's own radiographs start at kDemoChestStudySeed).
+constexpr std::uint64_t kTrainSeed = 0;
+constexpr std::uint64_t kValidationSeed = 200000;
+constexpr std::uint64_t kTestSeed = 400000;
+
+/// Case i of a split: even cases have a nodule.
+bool hasNodule(std::size_t i) {
+    return i % 2 == 0;
+}
+
+ImageSplit makeSplit(int size, std::size_t count, std::uint64_t firstSeed,
+                     std::vector<SyntheticChest>* cases = nullptr) {
+    ImageSplit split;
+    split.count = count;
+    split.channels = 1;
+    split.height = std::size_t(size);
+    split.width = std::size_t(size);
+    split.pixels.resize(count * split.imageBytes());
+    split.labels.resize(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        SyntheticChest chest = syntheticChest(size, firstSeed + i, hasNodule(i));
+        const std::vector<std::uint8_t> pixels = chestDisplayPixels(chest);
+        std::copy(pixels.begin(), pixels.end(),
+                  split.pixels.begin() + long(i * split.imageBytes()));
+        split.labels[i] = hasNodule(i) ? 1 : 0;
+        if (cases != nullptr) {
+            cases->push_back(std::move(chest));
+        }
+    }
+    return split;
+}
+
+} // namespace
+
+ImageDataset makeDemoChestDataset(const DemoChestDataOptions& options) {
+    ImageDataset data;
+    data.source = "synthetic chest radiographs (Radiolens demo)";
+    data.task = "binary";
+    data.classNames = {"no nodule", "nodule"};
+    data.train = makeSplit(options.size, options.train, kTrainSeed);
+    data.validation = makeSplit(options.size, options.validation, kValidationSeed);
+    data.test = makeSplit(options.size, options.test, kTestSeed);
+    return data;
+}
+
+std::string demoChestModelFolder() {
+    return userDataFolder() + "/models/demo-chest";
+}
+
+DemoChestReport measureDemoChestModel(MlEngine& engine, const std::string& dir) {
+    const DemoChestDataOptions sizes;
+    std::vector<SyntheticChest> testCases;
+    const ImageSplit test = makeSplit(sizes.size, sizes.test, kTestSeed, &testCases);
+    DemoChestReport report;
+    const std::unique_ptr<Classifier> model = engine.loadClassifier(dir);
+    report.card = model->card();
+    const std::vector<double> p = model->predict(test);
+    report.test = classificationMetrics(p, 2, test.labels);
+    for (std::size_t i = 0; i < testCases.size(); ++i) {
+        if (!testCases[i].hasNodule) {
+            continue;
+        }
+        ++report.positives;
+        const SaliencyMap map = model->saliency(test, i, 1, SaliencyMethod::GradCam);
+        const std::size_t peak = std::size_t(
+            std::max_element(map.values.begin(), map.values.end()) - map.values.begin());
+        if (testCases[i].insideNodule(int(peak % map.width), int(peak / map.width))) {
+            ++report.peaksInLesion;
+        }
+    }
+    char hit[96];
+    std::snprintf(hit, sizeof hit, "%.3f (%zu of %zu test radiographs with a nodule)",
+                  double(report.peaksInLesion) / double(std::max<std::size_t>(1, report.positives)),
+                  report.peaksInLesion, report.positives);
+    report.card.training["gradcam-peak-in-lesion"] = hit;
+    return report;
+}
+
+DemoChestReport trainDemoChestModel(MlEngine& engine, const std::string& dir,
+                                    const TrainObserver& observer) {
+    const auto start = std::chrono::steady_clock::now();
+    const ImageDataset data = makeDemoChestDataset();
+
+    // Trained next to its destination and moved into place when complete, so a reader never
+    // sees a half-written model.
+    const fs::path target = fs::path(dir).lexically_normal();
+    const fs::path partial = target.string() + ".partial-" + std::to_string(getpid());
+    std::error_code ec;
+    fs::remove_all(partial, ec);
+    TrainOptions options;
+    options.architecture = "smallcnn";
+    options.width = 16;
+    options.epochs = 12;
+    options.outDir = partial.string();
+    options.id = "demo-chest-nodule";
+    DemoChestReport report;
+    try {
+        report.card = engine.train(data, options, observer);
+        report.card.input.modalities = {"DX", "CR"};
+        report.card.training["dataset"] = data.source;
+
+        const DemoChestReport measured = measureDemoChestModel(engine, partial.string());
+        report.test = measured.test;
+        report.positives = measured.positives;
+        report.peaksInLesion = measured.peaksInLesion;
+        report.card.metrics["test"] = measured.test;
+        report.card.training["gradcam-peak-in-lesion"] =
+            measured.card.training.at("gradcam-peak-in-lesion");
+        report.card.write(partial.string());
+
+        if (fs::exists(target)) {
+            fs::remove_all(target);
+        } else if (target.has_parent_path()) {
+            fs::create_directories(target.parent_path());
+        }
+        fs::rename(partial, target);
+    } catch (...) {
+        fs::remove_all(partial, ec);
+        throw;
+    }
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report;
+}
+
+} // namespace radiolens
