@@ -1,6 +1,9 @@
 #include "ui/MainWindow.h"
 
 #include "core/dicom/DemoStudy.h"
+#include "core/ml/DemoChestModel.h"
+#include "core/tasks/AiReadingService.h"
+#include "ui/AiPanel.h"
 #include "core/domain/Paths.h"
 #include "core/imaging/VolumeWriter.h"
 #include "core/ml/MlRuntime.h"
@@ -138,6 +141,35 @@ MainWindow::MainWindow(QWidget* parent, const QString& databasePath)
     addDockWidget(Qt::BottomDockWidgetArea, measurements);
     tabifyDockWidget(problems, measurements);
     problems->raise();
+
+    m_ai = new AiReadingService(this);
+    m_aiPanel = new AiPanel(m_ai);
+    auto* ai = new QDockWidget(tr("AI Reading"), this);
+    ai->setObjectName(QStringLiteral("ai"));
+    ai->setWidget(m_aiPanel);
+    addDockWidget(Qt::RightDockWidgetArea, ai);
+    // Hidden until a model is loaded: a session that only views images keeps the viewer wide.
+    ai->hide();
+    connect(m_ai, &AiReadingService::trainingProgressed, this,
+            [this](double fraction, const QString& text) {
+                m_engineStatus->setText(text);
+                if (fraction >= 1.0) {
+                    m_engineStatus->setText(tr("AI engine ready"));
+                }
+            });
+    connect(m_ai, &AiReadingService::modelLoaded, this,
+            [this, ai](std::shared_ptr<const ModelCard> card, const QString&) {
+                ai->show();
+                m_engineStatus->setText(tr("AI model: %1").arg(QString::fromStdString(card->id)));
+                if (!m_demoChestSeries.isEmpty() && card->id == "demo-chest-nodule") {
+                    m_demoModelReady = true;
+                    showDemoChest();
+                }
+            });
+    connect(m_ai, &AiReadingService::modelFailed, this,
+            [this](const QString& dir, const QString& reason) {
+                m_problemModel->addProblems({{dir.toStdString(), reason.toStdString()}});
+            });
 
     m_tags = new TagBrowser;
     auto* tags = new QDockWidget(tr("DICOM Tags"), this);
@@ -365,6 +397,7 @@ void MainWindow::connectService() {
                         v->markAllSlicesReady();
                     }
                     v->setMeasurementModel(measurementsFor(volume));
+                    m_aiPanel->volumeLoaded(v);
                 }
                 pruneMeasurementModels();
                 m_problemModel->addProblems(problems);
@@ -640,6 +673,21 @@ void MainWindow::createMenus() {
         true);
     tools->addSeparator();
     command(tools, tr("Load the &AI Engine"), {}, [this] { loadMlEngine(); });
+    command(tools, tr("Open AI &Model..."), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_M), [this] {
+        const QString dir = QFileDialog::getExistingDirectory(
+            this, tr("Open a model package (a folder with card.json and model.pt)"));
+        if (!dir.isEmpty()) {
+            openModel(dir);
+        }
+    });
+    command(
+        tools, tr("&Classify Series"), QKeySequence(Qt::CTRL | Qt::Key_K),
+        [this] { m_aiPanel->classifyNow(); }, true);
+    command(
+        tools, tr("Show / Hide AI &Overlay"), QKeySequence(Qt::Key_S),
+        [this] { m_aiPanel->setOverlayVisible(!activeViewport()->saliencyVisible()); }, true);
+    command(
+        tools, tr("AI Overlay &Faithfulness"), {}, [this] { m_aiPanel->explainNow(true); }, true);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     command(help, tr("&Keyboard and Mouse"), QKeySequence::HelpContents, [this] {
@@ -799,6 +847,7 @@ void MainWindow::updateStatus() {
 
 void MainWindow::onActiveFrameChanged(ViewportFrame* frame) {
     Viewport* v = frame->viewport();
+    m_aiPanel->setViewport(v);
     MeasurementListModel* model = v->volume() ? measurementsFor(v->volume()) : nullptr;
     if (m_measurementView->model() == model) {
         updateStatus();
@@ -862,6 +911,10 @@ void MainWindow::openPaths(const QStringList& paths) {
 
 void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index) {
     m_treeModel->setIndex(index);
+    if (!m_demoChestSeries.isEmpty()) {
+        m_demoIndexed = true;
+        QTimer::singleShot(0, this, &MainWindow::showDemoChest); // after the first series opens
+    }
     m_browser->clearThumbnails();
     m_tree->expandAll();
     m_problemModel->setProblems(index->problems);
@@ -931,15 +984,48 @@ void MainWindow::openDemoStudy() {
             m_problemModel->addProblems({{demoStudyFolder(), result.mid(1).toStdString()}});
             return;
         }
-        openPaths({result});
+        // "folder\nseries UID of the first chest radiograph with a nodule".
+        const QStringList parts = result.split(QLatin1Char('\n'));
+        m_demoChestSeries = parts.value(1);
+        m_demoIndexed = false;
+        m_demoModelReady = false;
+        openPaths({parts.value(0)});
+        // The demo's classifier: trained by Radiolens the first time (about a minute, in the
+        // background while the CT is read), then loaded; it needs the ML plugin.
+        if (!m_demoChestSeries.isEmpty() &&
+            QFileInfo::exists(QString::fromStdString(MlRuntime::pluginPath()))) {
+            m_ai->ensureDemoModel(QString::fromStdString(demoChestModelFolder()));
+        }
     });
     m_demoWatcher->setFuture(QtConcurrent::run([]() -> QString {
         try {
-            return QString::fromStdString(ensureDemoStudy(demoStudyFolder()).folder);
+            const DemoStudy demo = ensureDemoStudy(demoStudyFolder());
+            QString chest;
+            for (const DemoStudy::Chest& c : demo.chests) {
+                if (c.nodule) {
+                    chest = QString::fromStdString(c.seriesInstanceUid);
+                    break;
+                }
+            }
+            return QString::fromStdString(demo.folder) + QLatin1Char('\n') + chest;
         } catch (const std::exception& e) {
             return QLatin1Char('!') + QString::fromStdString(e.what());
         }
     }));
+}
+
+void MainWindow::openModel(const QString& dir) {
+    m_engineStatus->setText(tr("AI model: loading..."));
+    m_ai->loadModel(dir);
+}
+
+void MainWindow::showDemoChest() {
+    if (m_demoChestSeries.isEmpty() || !m_demoIndexed || !m_demoModelReady) {
+        return;
+    }
+    const QString uid = m_demoChestSeries;
+    m_demoChestSeries.clear();
+    openSeries(uid);
 }
 
 void MainWindow::loadMlEngine() {

@@ -26,6 +26,8 @@ class QTreeView;
 
 namespace radiolens {
 
+class AiPanel;
+class AiReadingService;
 class IndexJob;
 class MeasurementListModel;
 class ProblemListModel;
@@ -63,6 +65,9 @@ public:
     /// and mlEngineLoaded() tell the outcome. Nothing opens it at start-up: a session that
     /// runs no model never pays LibTorch's 0.8 s and 170 MiB.
     void loadMlEngine();
+    /// Loads the AI model package in `dir` in the background; the AI panel shows it and
+    /// classifies the active series when the model accepts it.
+    void openModel(const QString& dir);
 
     /// Saves what the active viewport shows (overlays and measurements included) as PNG.
     bool exportViewportTo(const QString& path);
@@ -79,6 +84,8 @@ public:
     /// The measurements of the active viewport's series.
     MeasurementListModel* measurementModel() const;
     TagBrowser* tagBrowser() const { return m_tags; }
+    AiPanel* aiPanel() const { return m_aiPanel; }
+    AiReadingService* aiService() const { return m_ai; }
     /// The series in the active viewport.
     QString currentSeriesUid() const;
     /// Every action of the menus (for Help and tests).
@@ -122,6 +129,9 @@ private:
     /// Drops the measurement lists of series no viewport shows (they hold their volume).
     void pruneMeasurementModels();
     void withActive(const std::function<void(Viewport&)>& f);
+    /// The demo's chest radiograph with a nodule, once both the index and the demo model are
+    /// ready.
+    void showDemoChest();
 
     ViewerArea* m_viewer = nullptr;
     QTreeView* m_tree = nullptr;
@@ -156,6 +166,11 @@ private:
     QList<QAction*> m_commands;
     QFutureWatcher<QString>* m_demoWatcher = nullptr;
     QFutureWatcher<QString>* m_engineWatcher = nullptr;
+    AiReadingService* m_ai = nullptr;
+    AiPanel* m_aiPanel = nullptr;
+    QString m_demoChestSeries; ///< to show when the demo model is ready; empty once shown
+    bool m_demoIndexed = false;
+    bool m_demoModelReady = false;
     bool m_openFirstSeries = true;
 };
 

@@ -109,6 +109,10 @@ void Viewport::setVolume(std::shared_ptr<const Volume> volume, bool complete, co
     const bool sameSeries = m_volume && volume &&
                             m_volume->seriesInstanceUid == volume->seriesInstanceUid &&
                             m_volume->size() == volume->size();
+    if (!sameSeries) {
+        m_saliency.reset(); // a map belongs to its image
+        m_saliencyImage = QImage();
+    }
     m_volume = std::move(volume);
     m_key = key;
     const std::size_t n = m_volume ? m_volume->size()[2] : 0;
@@ -581,14 +585,143 @@ void Viewport::paintEvent(QPaintEvent*) {
                      ? tr("Loading slice %1...").arg(m_slice + 1)
                      : tr("Slice %1 could not be decoded:\n%2").arg(m_slice + 1).arg(failure));
     }
+    drawSaliency(painter);
     drawMeasurements(painter);
     drawCrosshair(painter);
     if (m_overlays) {
         drawOverlays(painter);
         drawScaleBar(painter);
     }
+    if (saliencyShown()) {
+        drawSaliencyLegend(painter);
+    }
     painter.end();
     Q_EMIT painted();
+}
+
+// ---- saliency overlay --------------------------------------------------------------------------
+
+QRgb Viewport::saliencyColour(SaliencyColours colours, double v) {
+    v = std::clamp(v, 0.0, 1.0);
+    const auto byte = [](double x) {
+        return int(std::lround(255.0 * std::clamp(x, 0.0, 1.0)));
+    };
+    switch (colours) {
+    case SaliencyColours::Hot:
+        return qRgb(byte(3.0 * v), byte(3.0 * v - 1.0), byte(3.0 * v - 2.0));
+    case SaliencyColours::Viridis: {
+        // Piecewise-linear through viridis at 0, 0.25, 0.5, 0.75, 1.
+        static const double stops[5][3] = {{0.267, 0.005, 0.329},
+                                           {0.229, 0.322, 0.546},
+                                           {0.128, 0.567, 0.551},
+                                           {0.369, 0.789, 0.383},
+                                           {0.993, 0.906, 0.144}};
+        const double x = v * 4.0;
+        const int i = std::min(3, int(x));
+        const double t = x - i;
+        return qRgb(byte(stops[i][0] + t * (stops[i + 1][0] - stops[i][0])),
+                    byte(stops[i][1] + t * (stops[i + 1][1] - stops[i][1])),
+                    byte(stops[i][2] + t * (stops[i + 1][2] - stops[i][2])));
+    }
+    case SaliencyColours::Jet:
+    default:
+        return qRgb(byte(1.5 - std::abs(4.0 * v - 3.0)), byte(1.5 - std::abs(4.0 * v - 2.0)),
+                    byte(1.5 - std::abs(4.0 * v - 1.0)));
+    }
+}
+
+void Viewport::setSaliency(std::shared_ptr<const SaliencyOverlay> overlay) {
+    m_saliency = std::move(overlay);
+    m_saliencyImage = QImage();
+    update();
+}
+
+void Viewport::setSaliencyVisible(bool visible) {
+    m_saliencyVisible = visible;
+    update();
+}
+
+void Viewport::setSaliencyStyle(SaliencyColours colours, double opacity, double threshold) {
+    m_saliencyColours = colours;
+    m_saliencyOpacity = std::clamp(opacity, 0.0, 1.0);
+    m_saliencyThreshold = std::clamp(threshold, 0.0, 1.0);
+    m_saliencyImage = QImage();
+    update();
+}
+
+bool Viewport::saliencyShown() const {
+    return m_saliency && m_saliencyVisible && m_volume && m_mapping.kind == PlaneKind::Native &&
+           m_slice == m_saliency->slice && isSliceReady(m_slice) &&
+           m_saliency->width == int(m_mapping.width) && m_saliency->height == int(m_mapping.height);
+}
+
+void Viewport::drawSaliency(QPainter& painter) {
+    if (!saliencyShown()) {
+        return;
+    }
+    if (m_saliencyImage.isNull()) {
+        // One colour per map value: a table of 256, then one lookup per pixel.
+        QRgb table[256];
+        const int alpha = int(std::lround(255.0 * m_saliencyOpacity));
+        for (int i = 0; i < 256; ++i) {
+            const double v = i / 255.0;
+            const QRgb c = saliencyColour(m_saliencyColours, v);
+            table[i] = v + 1e-9 < m_saliencyThreshold || alpha == 0
+                           ? 0
+                           : qPremultiply(qRgba(qRed(c), qGreen(c), qBlue(c), alpha));
+        }
+        m_saliencyImage =
+            QImage(m_saliency->width, m_saliency->height, QImage::Format_ARGB32_Premultiplied);
+        for (int y = 0; y < m_saliency->height; ++y) {
+            auto* line = reinterpret_cast<QRgb*>(m_saliencyImage.scanLine(y));
+            const float* values =
+                m_saliency->values.data() + std::size_t(y) * std::size_t(m_saliency->width);
+            for (int x = 0; x < m_saliency->width; ++x) {
+                line[x] = table[std::clamp(int(values[x] * 255.0f + 0.5f), 0, 255)];
+            }
+        }
+    }
+    painter.save();
+    const auto a = m_transform.qtAffine();
+    painter.setTransform(QTransform(a[0], a[1], a[2], a[3], a[4], a[5]));
+    painter.setRenderHint(QPainter::SmoothPixmapTransform, true);
+    painter.drawImage(QPointF(0, 0), m_saliencyImage);
+    painter.restore();
+}
+
+void Viewport::drawSaliencyLegend(QPainter& painter) {
+    // A colour bar at the right edge, below the top corner texts: the scale from the threshold
+    // (bottom) to the strongest evidence (top), what the map explains, and its faithfulness.
+    const QFontMetrics metrics(font());
+    const int barHeight = std::min(140, height() / 3);
+    const int barWidth = 12;
+    const int x = width() - 34 - barWidth;
+    const int top = height() / 2 - barHeight / 2;
+    for (int i = 0; i < barHeight; ++i) {
+        const double v =
+            m_saliencyThreshold + (1.0 - m_saliencyThreshold) * (1.0 - double(i) / (barHeight - 1));
+        painter.fillRect(QRect(x, top + i, barWidth, 1),
+                         QColor(saliencyColour(m_saliencyColours, v)));
+    }
+    painter.setPen(QColor(220, 220, 220));
+    painter.drawRect(QRect(x, top, barWidth, barHeight));
+    const int right = x - 4;
+    const auto label = [&](int y, const QString& text) {
+        const int w = metrics.horizontalAdvance(text);
+        drawText(painter, QRectF(right - w, y - metrics.height() / 2.0, w, metrics.height()),
+                 Qt::AlignRight | Qt::AlignVCenter, text);
+    };
+    label(top, tr("high"));
+    label(top + barHeight, QString::number(m_saliencyThreshold, 'f', 2));
+    const QString title = m_saliency->title;
+    const int tw = metrics.horizontalAdvance(title);
+    drawText(painter, QRectF(width() - 8 - tw, top - 6 - metrics.height(), tw, metrics.height()),
+             Qt::AlignRight, title);
+    if (!m_saliency->note.isEmpty()) {
+        const int nw = metrics.horizontalAdvance(m_saliency->note);
+        drawText(painter, QRectF(width() - 8 - nw, top + barHeight + 6, nw, metrics.height()),
+                 Qt::AlignRight, m_saliency->note);
+    }
 }
 
 void Viewport::drawOverlays(QPainter& painter) {
@@ -833,6 +966,14 @@ void Viewport::keyPressEvent(QKeyEvent* event) {
         break;
     case Qt::Key_End:
         setCurrentSlice(sliceCount() - 1);
+        break;
+    case Qt::Key_S:
+        if (!m_saliency) {
+            QWidget::keyPressEvent(event);
+            return;
+        }
+        setSaliencyVisible(!m_saliencyVisible);
+        Q_EMIT saliencyVisibilityChanged(m_saliencyVisible);
         break;
     case Qt::Key_Escape:
         m_draft.clear();

@@ -21,6 +21,20 @@ namespace radiolens {
 
 class MeasurementListModel;
 
+/// A saliency map to draw over one native slice: values in [0, 1] in the slice's own pixel
+/// geometry (width x height, row-major), with what it explains.
+struct SaliencyOverlay {
+    int slice = 0;
+    int width = 0;
+    int height = 0;
+    std::vector<float> values;
+    QString title; ///< "Grad-CAM: nodule"
+    QString note;  ///< e.g. the faithfulness figures; may be empty
+};
+
+/// Colour scales for saliency overlays.
+enum class SaliencyColours { Jet, Hot, Viridis };
+
 /// One image viewport: a plane of a volume (native slices, or axial / coronal / sagittal
 /// reformats) with the interactions a radiologist expects.
 ///
@@ -98,6 +112,23 @@ public:
     bool overlaysVisible() const { return m_overlays; }
     void setOverlaysVisible(bool visible);
 
+    // ---- AI saliency overlay (native plane only)
+    /// Shows `overlay` on its slice; null removes it.
+    void setSaliency(std::shared_ptr<const SaliencyOverlay> overlay);
+    const std::shared_ptr<const SaliencyOverlay>& saliency() const { return m_saliency; }
+    /// Shown or hidden (key S toggles); a hidden overlay is kept.
+    void setSaliencyVisible(bool visible);
+    bool saliencyVisible() const { return m_saliencyVisible; }
+    /// Colour scale; opacity 0..1 of the colours; values below `threshold` (0..1) are not drawn.
+    void setSaliencyStyle(SaliencyColours colours, double opacity, double threshold);
+    SaliencyColours saliencyColours() const { return m_saliencyColours; }
+    double saliencyOpacity() const { return m_saliencyOpacity; }
+    double saliencyThreshold() const { return m_saliencyThreshold; }
+    /// The overlay is drawn on the slice shown now.
+    bool saliencyShown() const;
+    /// The colour of map value `v` (0..1) in `colours`, opaque.
+    static QRgb saliencyColour(SaliencyColours colours, double v);
+
     // ---- crosshair (MPR)
     void setCrosshairEnabled(bool enabled);
     bool crosshairEnabled() const { return m_crosshairEnabled; }
@@ -138,6 +169,8 @@ Q_SIGNALS:
     void viewChanged();
     /// A frame was painted (for latency measurements).
     void painted();
+    /// The user showed or hid the saliency overlay (key S).
+    void saliencyVisibilityChanged(bool visible);
 
 protected:
     void paintEvent(QPaintEvent* event) override;
@@ -158,6 +191,8 @@ private:
     void drawMeasurements(QPainter& painter);
     void drawCrosshair(QPainter& painter);
     void drawScaleBar(QPainter& painter);
+    void drawSaliency(QPainter& painter);
+    void drawSaliencyLegend(QPainter& painter);
     void finishDrawing();
     /// The measurement the tool would make of image points `points` on this slice.
     Measurement measurementFrom(const std::vector<QPointF>& points) const;
@@ -179,6 +214,13 @@ private:
     Tool m_tool = Tool::Navigate;
     QPointer<MeasurementListModel> m_measurements;
     std::int64_t m_selected = 0;
+
+    std::shared_ptr<const SaliencyOverlay> m_saliency;
+    bool m_saliencyVisible = true;
+    SaliencyColours m_saliencyColours = SaliencyColours::Jet;
+    double m_saliencyOpacity = 0.5;
+    double m_saliencyThreshold = 0.2;
+    QImage m_saliencyImage; ///< the overlay in colour, rebuilt when it or its style changes
 
     QImage m_image;          ///< the current slice through the window, at image resolution
     bool m_hasImage = false; ///< m_image holds the current slice (the buffer is reused)

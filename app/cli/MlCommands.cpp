@@ -11,6 +11,7 @@
 #include "core/ml/ImageFolderDataset.h"
 #include "core/ml/Metrics.h"
 #include "core/ml/MlRuntime.h"
+#include "core/ml/ModelInput.h"
 
 #include <unistd.h>
 
@@ -93,34 +94,16 @@ others are still classified, and the exit code is 1.
   --faithfulness     also compute the map's deletion and insertion AUC
 )";
 
-/// An 8-bit rendering as a one-image split (channels first).
-ImageSplit toSplit(const RenderedSlice& picture) {
-    ImageSplit split;
-    split.count = 1;
-    split.channels = std::size_t(picture.channels);
-    split.width = std::size_t(picture.width);
-    split.height = std::size_t(picture.height);
-    split.labels = {0};
-    const std::size_t plane = split.width * split.height;
-    split.pixels.resize(plane * split.channels);
-    for (std::size_t p = 0; p < plane; ++p) {
-        for (std::size_t c = 0; c < split.channels; ++c) {
-            split.pixels[c * plane + p] = picture.pixels[p * split.channels + c];
-        }
-    }
-    return split;
-}
-
 /// `picture` in grey with `map` over it: a colour scale from transparent (below 0.2) through
 /// blue, green and yellow to red at 1, half opaque.
-RenderedSlice overlay(const RenderedSlice& picture, const SaliencyMap& map) {
+RenderedSlice overlay(const ImageSplit& picture, const SaliencyMap& map) {
     RenderedSlice out;
-    out.width = picture.width;
-    out.height = picture.height;
+    out.width = int(picture.width);
+    out.height = int(picture.height);
     out.channels = 3;
     out.pixels.resize(std::size_t(out.width) * std::size_t(out.height) * 3);
     for (std::size_t i = 0; i < map.values.size(); ++i) {
-        double grey = picture.pixels[i * std::size_t(picture.channels)];
+        double grey = picture.pixels[i]; // the first channel
         const double v = map.values[i];
         double rgb[3] = {grey, grey, grey};
         if (v >= 0.2) {
@@ -145,15 +128,15 @@ RenderedSlice overlay(const RenderedSlice& picture, const SaliencyMap& map) {
 /// One image to classify: a picture, or a frame of a DICOM file.
 struct ClassifyItem {
     std::string input;
-    int frame = -1; ///< -1 for pictures and single-frame DICOM
-    RenderedSlice picture;
+    int frame = -1;   ///< -1 for pictures and single-frame DICOM
+    ImageSplit image; ///< one image, as the model takes it
 };
 
 /// The images of `path` the model accepts; throws std::runtime_error with the reason.
 std::vector<ClassifyItem> itemsOf(const std::string& path, const ModelCard& card) {
     std::vector<ClassifyItem> items;
     if (isPlanarImagePath(path)) {
-        items.push_back({path, -1, readPlanarImage(path)});
+        items.push_back({path, -1, toImageSplit(readPlanarImage(path))});
         return items;
     }
     if (std::filesystem::is_directory(path)) {
@@ -166,23 +149,12 @@ std::vector<ClassifyItem> itemsOf(const std::string& path, const ModelCard& card
         throw std::runtime_error(path + ": " + result.error);
     }
     const Volume& v = *result.volume;
-    if (!card.input.modalities.empty() &&
-        std::find(card.input.modalities.begin(), card.input.modalities.end(), v.modality) ==
-            card.input.modalities.end()) {
-        std::string accepted;
-        for (const std::string& m : card.input.modalities) {
-            accepted += (accepted.empty() ? "" : ", ") + m;
-        }
-        throw std::runtime_error(path + ": modality " +
-                                 (v.modality.empty() ? "(none)" : v.modality) +
-                                 " is not one the model accepts (" + accepted + ")");
+    const std::string refusal = modelRefusal(v, card);
+    if (!refusal.empty()) {
+        throw std::runtime_error(path + ": " + refusal);
     }
     for (std::size_t k = 0; k < v.size()[2]; ++k) {
-        const DisplayWindow window =
-            card.input.preprocessing == "window"
-                ? DisplayWindow{card.input.windowCenter, card.input.windowWidth}
-                : defaultWindow(v, k);
-        items.push_back({path, v.size()[2] > 1 ? int(k) : -1, renderSlice(v, k, window)});
+        items.push_back({path, v.size()[2] > 1 ? int(k) : -1, modelInput(v, k, 1, card)});
     }
     return items;
 }
@@ -453,7 +425,7 @@ int runClassify(const std::vector<std::string>& argv) {
         for (const ClassifyItem& item : items) {
             // Everything is computed before anything of this image is printed, so an image
             // that fails leaves only its reason under "errors".
-            const ImageSplit split = toSplit(item.picture);
+            const ImageSplit& split = item.image;
             std::vector<double> p;
             int predicted = 0;
             int target = 0;
@@ -475,7 +447,7 @@ int runClassify(const std::vector<std::string>& argv) {
                             stem += "_f" + std::to_string(item.frame);
                         }
                         overlayFile = outDir + "/" + stem + "." + saliencyName(*method) + ".png";
-                        writePng(overlay(item.picture, map), overlayFile);
+                        writePng(overlay(split, map), overlayFile);
                     }
                 }
             } catch (const std::exception& e) {

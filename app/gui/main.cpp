@@ -3,18 +3,38 @@
 // something needs it, also in the background.
 
 #include "core/tasks/SeriesService.h"
+#include "ui/AiPanel.h"
 #include "ui/MainWindow.h"
+#include "ui/Viewport.h"
 #include "ui/ViewerArea.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QPixmap>
 #include <QScreen>
 #include <QTimer>
 #include <QWindow>
 
+#include <algorithm>
 #include <clocale>
 #include <cstdio>
+
+namespace {
+
+/// Saves what the window system shows of `window` as PNG; says so on stderr when it cannot.
+bool saveScreenshot(radiolens::MainWindow& window, const QString& file) {
+    const QPixmap shot = window.screen()->grabWindow(window.winId());
+    const bool saved = !shot.isNull() && shot.save(file, "PNG");
+    if (!saved) {
+        std::fprintf(stderr, "radiolens: could not save the screenshot to %s\n", qPrintable(file));
+    }
+    return saved;
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -35,6 +55,12 @@ int main(int argc, char** argv) {
         QStringLiteral("When the first series is shown, save the window as PNG to <file> and quit "
                        "(exit code 1 if nothing could be shown)."),
         QStringLiteral("file"));
+    QCommandLineOption aiScreenshot(
+        QStringLiteral("ai-screenshot"),
+        QStringLiteral("When the first AI saliency overlay is drawn, save the window as PNG to "
+                       "<file>, print the AI reading as JSON (series, class probabilities, the "
+                       "overlay's peak in image pixels) and quit."),
+        QStringLiteral("file"));
     QCommandLineOption cache(
         QStringLiteral("cache-mb"),
         QStringLiteral("Keep at most <mb> megabytes of recently closed series in memory "
@@ -45,6 +71,7 @@ int main(int argc, char** argv) {
                                           "sagittal) once it has loaded."));
     parser.addOption(demo);
     parser.addOption(screenshot);
+    parser.addOption(aiScreenshot);
     parser.addOption(mpr);
     parser.addOption(cache);
     parser.addPositionalArgument(QStringLiteral("paths"),
@@ -73,18 +100,49 @@ int main(int argc, char** argv) {
                              }
                          });
     }
+    if (parser.isSet(aiScreenshot)) {
+        const QString file = parser.value(aiScreenshot);
+        QObject::connect(
+            window.aiPanel(), &radiolens::AiPanel::overlayShown, &window, [&window, file] {
+                QTimer::singleShot(500, &window, [&window, file] {
+                    const bool saved = saveScreenshot(window, file);
+                    const radiolens::Viewport* view = window.activeViewport();
+                    const auto& map = view->saliency();
+                    std::size_t peak = 0;
+                    if (map) {
+                        peak =
+                            std::size_t(std::max_element(map->values.begin(), map->values.end()) -
+                                        map->values.begin());
+                    }
+                    QJsonObject reading;
+                    reading[QStringLiteral("series")] = window.currentSeriesUid();
+                    reading[QStringLiteral("probabilities")] =
+                        QJsonArray::fromStringList(window.aiPanel()->probabilityRows());
+                    reading[QStringLiteral("overlay")] = map ? map->title : QString();
+                    reading[QStringLiteral("peak")] =
+                        QJsonArray{map ? int(peak % std::size_t(map->width)) : -1,
+                                   map ? int(peak / std::size_t(map->width)) : -1};
+                    std::printf("%s\n",
+                                QJsonDocument(reading).toJson(QJsonDocument::Compact).constData());
+                    std::fflush(stdout);
+                    QApplication::exit(saved ? 0 : 1);
+                });
+            });
+        QObject::connect(window.aiPanel(), &radiolens::AiPanel::failed, &window,
+                         [](const QString& reason) {
+                             std::fprintf(stderr, "radiolens: %s\n", qPrintable(reason));
+                         });
+        QTimer::singleShot(600000, &window, [] {
+            std::fprintf(stderr, "radiolens: no AI overlay was shown within 600 s\n");
+            QApplication::exit(2);
+        });
+    }
     if (parser.isSet(screenshot)) {
         const QString file = parser.value(screenshot);
         QObject::connect(&window, &radiolens::MainWindow::seriesLoaded, &window, [&window, file] {
             // Let the final slice paint, then grab what the window system shows.
             QTimer::singleShot(500, &window, [&window, file] {
-                const QPixmap shot = window.screen()->grabWindow(window.winId());
-                const bool saved = !shot.isNull() && shot.save(file, "PNG");
-                if (!saved) {
-                    std::fprintf(stderr, "radiolens: could not save the screenshot to %s\n",
-                                 qPrintable(file));
-                }
-                QApplication::exit(saved ? 0 : 1);
+                QApplication::exit(saveScreenshot(window, file) ? 0 : 1);
             });
         });
         QObject::connect(&window, &radiolens::MainWindow::seriesFailed, &window,

@@ -531,7 +531,7 @@ void writeChest(const std::string& path, const StudyAttributes& when, int index,
     a.empty(DCM_AnatomicRegionSequence);
     a.text(DCM_ImageLaterality, "U");
     a.text(DCM_ViewPosition, "PA");
-    a.text(DCM_PatientOrientation, "R\\F");
+    a.text(DCM_PatientOrientation, "L\\F"); // PA: the patient's left on the image right
     a.text(DCM_KVP, "120");
     a.empty(DCM_DetectorType);
     const std::string spacing =

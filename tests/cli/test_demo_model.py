@@ -3,11 +3,16 @@ demo-model` trains a small CNN with Radiolens's own training code on synthetic c
 radiographs, measures it on held-out radiographs (AUC, accuracy, where the Grad-CAM maximum
 falls), and then classifies the demo study's own chest radiographs, which it never saw.
 
-Environment (set by CTest): RADIOLENS_CLI, XDG_DATA_HOME (a folder of the build tree).
+Then the real application, as a user opens the demo: `radiolens --demo` under Xvfb finds the
+trained model, opens a chest radiograph with a nodule, classifies it off the GUI thread and
+draws the Grad-CAM overlay.
+
+Environment (set by CTest): RADIOLENS_CLI, RADIOLENS_GUI.
 """
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -27,7 +32,9 @@ class DemoModel(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.root = pathlib.Path(cls.tmp.name)
-        cls.model = cls.root / 'demo-chest'
+        # Where 'radiolens --demo' looks for it, in a private data folder.
+        cls.data_home = cls.root / 'xdg'
+        cls.model = cls.data_home / 'Radiolens' / 'models' / 'demo-chest'
         cls.train = run('demo-model', '--out', cls.model, '--json')
         if cls.train.returncode != 0 and 'cannot load the ML plugin' in cls.train.stderr:
             raise unittest.SkipTest('ML plugin not built (RADIOLENS_BUILD_ML=OFF)')
@@ -52,7 +59,7 @@ class DemoModel(unittest.TestCase):
                       card['training']['gradcam-peak-in-lesion'])
         self.assertEqual(card['metrics']['test']['n'], 200)
         # Nothing half-written is left beside it.
-        self.assertEqual([p.name for p in self.root.iterdir() if 'partial' in p.name], [])
+        self.assertEqual([p.name for p in self.model.parent.iterdir() if 'partial' in p.name], [])
 
     def test_a_second_run_measures_the_same_model_without_training(self):
         again = json.loads(run('demo-model', '--out', self.model, '--json', check=0).stdout)
@@ -69,6 +76,34 @@ class DemoModel(unittest.TestCase):
         predicted = [r['predicted'] for r in report['results']]
         expected = ['nodule' if t[3] == '1' else 'no nodule' for t in truth]
         self.assertEqual(predicted, expected)
+
+    def test_opening_the_demo_shows_the_prediction_and_the_grad_cam_overlay(self):
+        gui = os.environ.get('RADIOLENS_GUI', '')
+        if not gui or not shutil.which('xvfb-run'):
+            self.skipTest('needs the radiolens GUI and xvfb-run (Debian package xvfb); issue 5')
+        shot = self.root / 'ai.png'
+        env = dict(os.environ, XDG_DATA_HOME=str(self.data_home))
+        env.pop('QT_QPA_PLATFORM', None)  # a real X window
+        result = subprocess.run(['xvfb-run', '-a', '-s', '-screen 0 1600x1000x24', gui, '--demo',
+                                 '--ai-screenshot', str(shot)], env=env, capture_output=True,
+                                text=True, timeout=300)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        reading = json.loads(result.stdout.strip().splitlines()[-1])
+        # The first chest radiograph with a nodule, from the demo the application wrote.
+        manifest = (self.data_home / 'Radiolens' / 'demo' / '.radiolens-demo.txt').read_text()
+        truth = [line.split() for line in manifest.splitlines() if line.startswith('chest-truth')]
+        first = next(t for t in truth if t[3] == '1')
+        self.assertEqual(reading['series'], first[2])
+        self.assertEqual(reading['overlay'], 'Grad-CAM: nodule')
+        rows = dict(row.split('|', 1) for row in reading['probabilities'])
+        self.assertGreater(float(rows['nodule'].split('|')[0].rstrip(' %')), 50.0)
+        column, row = reading['peak']
+        self.assertTrue(0 <= column < 512 and 0 <= row < 512)
+        # The window shows the overlay: strongly coloured pixels, which a grey radiograph has not.
+        from PIL import Image
+        image = Image.open(shot).convert('RGB')
+        coloured = sum(1 for r, g, b in image.getdata() if max(r, g, b) - min(r, g, b) > 120)
+        self.assertGreater(coloured, 2000)
 
 
 if __name__ == '__main__':
