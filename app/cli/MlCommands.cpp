@@ -341,7 +341,7 @@ int runEvaluate(const std::vector<std::string>& argv) {
         throw CliError{command + ": " + data.source + ": " + e.what()};
     }
     const ModelMetrics m =
-        classificationMetrics(probabilities, int(card.classNames.size()), split.labels);
+        metricsForTask(card.task, probabilities, int(card.classNames.size()), split.labels);
     if (args.has("--json")) {
         JsonWriter json(std::cout);
         json.beginObject();
@@ -465,6 +465,16 @@ int runClassify(const std::vector<std::string>& argv) {
             }
             json.endObject();
             json.field("predicted", card.classNames[std::size_t(predicted)]);
+            if (card.task == "multi-label") {
+                // Every class at or above 0.5: a multi-label image may have several, or none.
+                json.key("positive").beginArray();
+                for (std::size_t k = 0; k < card.classNames.size(); ++k) {
+                    if (p[k] >= 0.5) {
+                        json.value(card.classNames[k]);
+                    }
+                }
+                json.endArray();
+            }
             if (method) {
                 json.key("saliency").beginObject();
                 json.field("method", saliencyName(*method));

@@ -124,4 +124,62 @@ ModelMetrics classificationMetrics(const std::vector<double>& probabilities, int
     return m;
 }
 
+ModelMetrics multiLabelMetrics(const std::vector<double>& probabilities, int classes,
+                               const std::vector<int>& labels, double threshold) {
+    if (classes < 1 || labels.size() % std::size_t(classes) != 0 ||
+        probabilities.size() != labels.size()) {
+        throw std::invalid_argument("multiLabelMetrics: n x classes probabilities and labels");
+    }
+    const std::size_t n = labels.size() / std::size_t(classes);
+    ModelMetrics m;
+    m.n = n;
+    std::vector<double> confidence(labels.size());
+    std::vector<bool> correct(labels.size());
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        const bool predicted = probabilities[i] >= threshold;
+        confidence[i] = std::max(probabilities[i], 1.0 - probabilities[i]);
+        correct[i] = predicted == (labels[i] != 0);
+        right += correct[i] ? 1 : 0;
+    }
+    m.accuracy = labels.empty() ? 0.0 : double(right) / double(labels.size());
+    m.ece = expectedCalibrationError(confidence, correct);
+    double aucSum = 0.0, sensitivitySum = 0.0, specificitySum = 0.0;
+    int counted = 0;
+    for (int k = 0; k < classes; ++k) {
+        std::vector<double> score(n);
+        std::vector<bool> positive(n);
+        std::size_t tp = 0, fn = 0, tn = 0, fp = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t at = i * std::size_t(classes) + std::size_t(k);
+            score[i] = probabilities[at];
+            positive[i] = labels[at] != 0;
+            const bool predicted = score[i] >= threshold;
+            if (positive[i]) {
+                (predicted ? tp : fn) += 1;
+            } else {
+                (predicted ? fp : tn) += 1;
+            }
+        }
+        const double auc = rocAuc(score, positive);
+        if (std::isnan(auc)) {
+            continue;
+        }
+        aucSum += auc;
+        sensitivitySum += double(tp) / double(tp + fn);
+        specificitySum += double(tn) / double(tn + fp);
+        ++counted;
+    }
+    m.auc = counted > 0 ? aucSum / counted : std::numeric_limits<double>::quiet_NaN();
+    m.sensitivity = counted > 0 ? sensitivitySum / counted : 0.0;
+    m.specificity = counted > 0 ? specificitySum / counted : 0.0;
+    return m;
+}
+
+ModelMetrics metricsForTask(const std::string& task, const std::vector<double>& probabilities,
+                            int classes, const std::vector<int>& labels) {
+    return task == "multi-label" ? multiLabelMetrics(probabilities, classes, labels)
+                                 : classificationMetrics(probabilities, classes, labels);
+}
+
 } // namespace radiolens

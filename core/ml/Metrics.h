@@ -2,6 +2,7 @@
 
 #include "core/domain/ModelCard.h"
 
+#include <string>
 #include <vector>
 
 namespace radiolens {
@@ -22,5 +23,17 @@ double expectedCalibrationError(const std::vector<double>& confidence,
 /// specificity. ECE uses the probability of the predicted class.
 ModelMetrics classificationMetrics(const std::vector<double>& probabilities, int classes,
                                    const std::vector<int>& labels, double threshold = 0.5);
+
+/// Metrics of a multi-label model: `probabilities` and `labels` are n x classes (independent
+/// class probabilities; 0/1 labels). AUC, sensitivity and specificity are means over the
+/// classes that have both positives and negatives, at probability `threshold`; accuracy is the
+/// share of correct (image, class) decisions; ECE treats every decision as one prediction
+/// with confidence max(p, 1 - p).
+ModelMetrics multiLabelMetrics(const std::vector<double>& probabilities, int classes,
+                               const std::vector<int>& labels, double threshold = 0.5);
+
+/// classificationMetrics, or multiLabelMetrics when `task` is "multi-label".
+ModelMetrics metricsForTask(const std::string& task, const std::vector<double>& probabilities,
+                            int classes, const std::vector<int>& labels);
 
 } // namespace radiolens

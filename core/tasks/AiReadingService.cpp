@@ -31,12 +31,13 @@ std::vector<double> studyScore(const std::vector<std::vector<double>>& slices,
             study[c] = std::max(study[c], slices[k][c]);
         }
     }
-    // The slice that drives the study: highest probability of the positive class (binary), or
-    // of any class other than the first (usually "normal").
+    // The slice that drives the study: highest probability of the positive class (binary), of
+    // any class other than the first (multi-class: usually "normal"), or of any class
+    // (multi-label).
     double best = -1.0;
     for (std::size_t k = 0; k < slices.size(); ++k) {
         double suspicion = 0.0;
-        for (std::size_t c = classes > 1 ? 1 : 0; c < classes; ++c) {
+        for (std::size_t c = classes > 1 && task != "multi-label" ? 1 : 0; c < classes; ++c) {
             suspicion = std::max(suspicion, slices[k][c]);
         }
         if (suspicion > best) {

@@ -319,6 +319,51 @@ class TrainAndEvaluate(unittest.TestCase):
         self.assertIn('modality CT is not one the model accepts (DX)',
                       report['errors'][0]['reason'])
 
+    def test_multi_label_models_learn_each_finding_on_its_own(self):
+        # Two findings that come independently: a bright square (class 0) and a dark bar
+        # (class 1); an image can have both or neither.
+        rng = np.random.default_rng(11)
+        arrays = {}
+        for split, n in (('train', 320), ('val', 96), ('test', 96)):
+            images = rng.integers(80, 140, size=(n, 32, 32)).astype(np.int32)
+            labels = rng.integers(0, 2, size=(n, 2)).astype(np.uint8)
+            for i in range(n):
+                if labels[i, 0]:
+                    y, x = rng.integers(0, 24, size=2)
+                    images[i, y:y + 8, x:x + 8] += 110
+                if labels[i, 1]:
+                    y, x = rng.integers(0, 20, size=2)
+                    images[i, y:y + 12, x:x + 3] -= 75
+            arrays[f'{split}_images'] = np.clip(images, 0, 255).astype(np.uint8)
+            arrays[f'{split}_labels'] = labels
+        data = self.root / 'findings.npz'
+        np.savez(data, **arrays)
+        model = self.root / 'multi'
+        card = json.loads(run('train', '--data', data, '--out', model, '--arch', 'smallcnn',
+                              '--width', '16', '--epochs', '6', '--lr', '0.005', '--json',
+                              check=0).stdout)
+        self.assertEqual(card['task'], 'multi-label')
+        self.assertEqual(len(card['classNames']), 2)
+        metrics = json.loads(run('evaluate', '--model', model, '--data', data, '--json',
+                                 check=0).stdout)
+        self.assertEqual(metrics['n'], 96)
+        self.assertGreaterEqual(metrics['auc'], 0.9)
+        self.assertGreaterEqual(metrics['accuracy'], 0.8)
+        # Probabilities are per finding: they need not sum to one, and the JSON lists every
+        # finding at or above 0.5.
+        both = np.full((32, 32), 110, dtype=np.uint8)
+        both[2:10, 2:10] = 230
+        both[15:27, 20:23] = 30
+        from PIL import Image
+        Image.fromarray(both).save(self.root / 'both.png')
+        Image.fromarray(np.full((32, 32), 110, dtype=np.uint8)).save(self.root / 'none.png')
+        report = json.loads(run('classify', '--model', model, self.root / 'both.png',
+                                self.root / 'none.png', check=0).stdout)
+        first, second = report['results']
+        self.assertEqual(sorted(first['positive']), sorted(card['classNames']))
+        self.assertEqual(second['positive'], [])
+        self.assertGreater(sum(first['probabilities'].values()), 1.2)
+
     def test_unreadable_datasets_and_bad_options(self):
         cut = self.root / 'cut.npz'
         cut.write_bytes(self.data.read_bytes()[:3000])

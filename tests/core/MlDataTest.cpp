@@ -159,6 +159,22 @@ TEST(Metrics, AucCountsTiesHalfAndEceMeasuresOverconfidence) {
     EXPECT_EQ(m.n, 4u);
 }
 
+TEST(Metrics, MultiLabelMetricsScoreEachFindingOnItsOwn) {
+    // Three images, two findings. Finding 0 is ranked and decided perfectly; finding 1 is
+    // ranked backwards (AUC 0) and every decision on it is wrong: 3 of 6 decisions right.
+    const std::vector<double> p = {0.9, 0.2, 0.1, 0.7, 0.8, 0.6};
+    const std::vector<int> labels = {1, 1, 0, 0, 1, 0};
+    const ModelMetrics m = multiLabelMetrics(p, 2, labels);
+    EXPECT_EQ(m.n, 3U);
+    EXPECT_DOUBLE_EQ(m.auc, (1.0 + 0.0) / 2.0);
+    EXPECT_DOUBLE_EQ(m.accuracy, 3.0 / 6.0);
+    // Finding 0: sensitivity 2/2, specificity 1/1; finding 1: 0/1 and 0/2.
+    EXPECT_DOUBLE_EQ(m.sensitivity, 0.5);
+    EXPECT_DOUBLE_EQ(m.specificity, 0.5);
+    EXPECT_EQ(metricsForTask("multi-label", p, 2, labels).auc, m.auc);
+    EXPECT_THROW(multiLabelMetrics(p, 4, labels), std::invalid_argument);
+}
+
 TEST(Npz, ReadsPneumoniaMnistWithItsSplitsApart) {
     const fs::path file = fs::path(RADIOLENS_DATA_DIR) / "medmnist" / "pneumoniamnist.npz";
     if (!fs::is_regular_file(file)) {

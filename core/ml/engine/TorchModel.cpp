@@ -560,11 +560,18 @@ torch::Tensor integratedGradients(Network& network, const torch::Tensor& x, int 
     return normalised(smooth.detach());
 }
 
-torch::Tensor occlusion(Network& network, const torch::Tensor& x, int classIndex) {
+/// Class probabilities of `logits` (N x classes): independent sigmoids for multi-label
+/// models, a softmax otherwise.
+torch::Tensor classProbabilities(const torch::Tensor& logits, bool multiLabel) {
+    return multiLabel ? torch::sigmoid(logits) : torch::softmax(logits, 1);
+}
+
+torch::Tensor occlusion(Network& network, const torch::Tensor& x, int classIndex, bool multiLabel) {
     constexpr int kGrid = 14;
     c10::InferenceMode inference;
     const auto size = x.size(2);
-    const auto base = torch::softmax(network.forward(x), 1)[0][classIndex].item<double>();
+    const auto base =
+        classProbabilities(network.forward(x), multiLabel)[0][classIndex].item<double>();
     std::vector<double> drop(kGrid * kGrid);
     // One row of cells per batch: batches of 49 at 224 px took 7.2-8.5 s (their activations
     // outgrow the caches), batches of 14 took 3.0-3.5 s.
@@ -581,7 +588,7 @@ torch::Tensor occlusion(Network& network, const torch::Tensor& x, int classIndex
             using torch::indexing::Slice;
             occluded.index_put_({i, Slice(), Slice(y0, y1), Slice(x0, x1)}, 0.0);
         }
-        const auto p = torch::softmax(network.forward(occluded), 1)
+        const auto p = classProbabilities(network.forward(occluded), multiLabel)
                            .index({torch::indexing::Slice(), classIndex})
                            .contiguous();
         for (int i = 0; i < count; ++i) {
@@ -596,7 +603,7 @@ torch::Tensor occlusion(Network& network, const torch::Tensor& x, int classIndex
 } // namespace
 
 torch::Tensor saliencyAtInput(Network& network, const torch::Tensor& x, int classIndex,
-                              SaliencyMethod method, double blackValue) {
+                              SaliencyMethod method, double blackValue, bool multiLabel) {
     network.eval();
     switch (method) {
     case SaliencyMethod::GradCam:
@@ -604,13 +611,13 @@ torch::Tensor saliencyAtInput(Network& network, const torch::Tensor& x, int clas
     case SaliencyMethod::IntegratedGradients:
         return integratedGradients(network, x, classIndex, blackValue);
     case SaliencyMethod::Occlusion:
-        return occlusion(network, x, classIndex);
+        return occlusion(network, x, classIndex, multiLabel);
     }
     throw std::invalid_argument("unknown saliency method");
 }
 
 Faithfulness deletionInsertion(Network& network, const torch::Tensor& x, const torch::Tensor& map,
-                               int classIndex, double temperature, int steps) {
+                               int classIndex, double temperature, int steps, bool multiLabel) {
     torch::NoGradGuard noGrad;
     network.eval();
     const auto pixels = map.numel();
@@ -632,10 +639,11 @@ Faithfulness deletionInsertion(Network& network, const torch::Tensor& x, const t
             batch.push_back(deletion ? x * (1 - shown) + removed * shown
                                      : x * shown + blurred * (1 - shown));
         }
-        const auto p = torch::softmax(network.forward(torch::cat(batch, 0)) / temperature, 1)
-                           .index({torch::indexing::Slice(), classIndex})
-                           .to(torch::kFloat64)
-                           .contiguous();
+        const auto p =
+            classProbabilities(network.forward(torch::cat(batch, 0)) / temperature, multiLabel)
+                .index({torch::indexing::Slice(), classIndex})
+                .to(torch::kFloat64)
+                .contiguous();
         std::vector<double> values(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
         double area = 0.0;
         for (int s = 0; s < steps; ++s) {
@@ -846,8 +854,9 @@ std::vector<double> TorchModel::predictImages(const ImageSplit& images) {
     for (std::size_t first = 0; first < images.count; first += 128) {
         const std::size_t count = std::min<std::size_t>(128, images.count - first);
         const auto logits = m->network->forward(inputTensor(images, first, count, m->card.input));
-        const auto p =
-            torch::softmax(logits / m->card.temperature, 1).to(torch::kFloat64).contiguous();
+        const auto p = classProbabilities(logits / m->card.temperature, multiLabel())
+                           .to(torch::kFloat64)
+                           .contiguous();
         out.insert(out.end(), p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
     }
     return out;
@@ -864,7 +873,7 @@ SaliencyMap TorchModel::saliencyOf(const ImageSplit& images, std::size_t index, 
     const auto start = std::chrono::steady_clock::now();
     const auto x = inputTensor(images, index, 1, m->card.input);
     const double black = (0.0 - m->card.input.mean) / m->card.input.std;
-    auto map = saliencyAtInput(*m->network, x, classIndex, method, black);
+    auto map = saliencyAtInput(*m->network, x, classIndex, method, black, multiLabel());
     // Back into the image's own pixel geometry.
     if (map.size(0) != std::int64_t(images.height) || map.size(1) != std::int64_t(images.width)) {
         map = resizedMap(map, std::int64_t(images.height), std::int64_t(images.width))
@@ -899,7 +908,7 @@ Faithfulness TorchModel::faithfulnessOf(const ImageSplit& images, std::size_t in
                                    torch::kFloat32);
     values = resizedMap(values, x.size(2), x.size(3));
     return deletionInsertion(*m->network, x, values, map.classIndex, m->card.temperature,
-                             std::max(2, steps));
+                             std::max(2, steps), multiLabel());
 }
 
 void TorchModel::startTraining(double weightDecay, const std::vector<double>& classWeights,
@@ -938,17 +947,33 @@ double TorchModel::step(const ImageSplit& split, const std::vector<std::size_t>&
     batch.height = split.height;
     batch.width = split.width;
     batch.pixels.resize(batch.count * batch.imageBytes());
+    const std::size_t classes = m->card.classNames.size();
+    const bool multi = multiLabel();
     std::vector<std::int64_t> labels(batch.count);
+    std::vector<float> targets(multi ? batch.count * classes : 0);
     for (std::size_t i = 0; i < batch.count; ++i) {
         std::copy_n(split.pixels.data() + indices[i] * batch.imageBytes(), batch.imageBytes(),
                     batch.pixels.data() + i * batch.imageBytes());
-        labels[i] = split.labels[indices[i]];
+        if (multi) {
+            for (std::size_t k = 0; k < classes; ++k) {
+                targets[i * classes + k] = float(split.labels[indices[i] * classes + k]);
+            }
+        } else {
+            labels[i] = split.labels[indices[i]];
+        }
     }
     const auto x = augment(inputTensor(batch, 0, batch.count, m->card.input), m->generator);
     m->optimiser->zero_grad();
-    const auto loss = torch::nn::functional::cross_entropy(
-        m->network->forward(x), torch::tensor(labels),
-        torch::nn::functional::CrossEntropyFuncOptions().weight(m->classWeights));
+    namespace F = torch::nn::functional;
+    const auto logits = m->network->forward(x);
+    // Multi-label: one sigmoid per class, positives weighted by negatives / positives.
+    const auto loss =
+        multi ? F::binary_cross_entropy_with_logits(
+                    logits,
+                    torch::tensor(targets).view({std::int64_t(batch.count), std::int64_t(classes)}),
+                    F::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(m->classWeights))
+              : F::cross_entropy(logits, torch::tensor(labels),
+                                 F::CrossEntropyFuncOptions().weight(m->classWeights));
     loss.backward();
     m->optimiser->step();
     return loss.item<double>();

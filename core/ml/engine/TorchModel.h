@@ -58,6 +58,7 @@ public:
     void save(const std::string& dir);
 
 private:
+    bool multiLabel() const { return card().task == "multi-label"; }
     std::vector<double> predictImages(const ImageSplit& images);
     SaliencyMap saliencyOf(const ImageSplit& images, std::size_t index, int classIndex,
                            SaliencyMethod method);

@@ -34,10 +34,16 @@ std::pair<double, double> pixelStatistics(const ImageSplit& split) {
     return {mean, std::sqrt(std::max(1e-12, sumSquares / n - mean * mean))};
 }
 
-/// softmax(logits / temperature) per row.
+/// softmax(logits / temperature) per row; independent sigmoids when `multiLabel`.
 std::vector<double> probabilities(const std::vector<double>& logits, int classes,
-                                  double temperature) {
+                                  double temperature, bool multiLabel = false) {
     std::vector<double> p(logits.size());
+    if (multiLabel) {
+        for (std::size_t i = 0; i < logits.size(); ++i) {
+            p[i] = 1.0 / (1.0 + std::exp(-logits[i] / temperature));
+        }
+        return p;
+    }
     for (std::size_t row = 0; row < logits.size(); row += std::size_t(classes)) {
         double top = -std::numeric_limits<double>::infinity();
         for (int k = 0; k < classes; ++k) {
@@ -55,11 +61,18 @@ std::vector<double> probabilities(const std::vector<double>& logits, int classes
     return p;
 }
 
-/// Mean negative log-likelihood of `labels` under softmax(logits / temperature).
+/// Mean negative log-likelihood of `labels` under softmax(logits / temperature); for
+/// multi-label models the mean binary cross-entropy of every (image, class) label.
 double negativeLogLikelihood(const std::vector<double>& logits, int classes,
-                             const std::vector<int>& labels, double temperature) {
-    const std::vector<double> p = probabilities(logits, classes, temperature);
+                             const std::vector<int>& labels, double temperature, bool multiLabel) {
+    const std::vector<double> p = probabilities(logits, classes, temperature, multiLabel);
     double sum = 0.0;
+    if (multiLabel) {
+        for (std::size_t i = 0; i < labels.size(); ++i) {
+            sum -= std::log(std::max(1e-300, labels[i] != 0 ? p[i] : 1.0 - p[i]));
+        }
+        return sum / double(std::max<std::size_t>(1, labels.size()));
+    }
     for (std::size_t i = 0; i < labels.size(); ++i) {
         sum -= std::log(std::max(1e-300, p[i * std::size_t(classes) + std::size_t(labels[i])]));
     }
@@ -69,9 +82,9 @@ double negativeLogLikelihood(const std::vector<double>& logits, int classes,
 /// The temperature that minimises the validation negative log-likelihood (golden-section
 /// search on log T in [1/20, 20]).
 double fitTemperature(const std::vector<double>& logits, int classes,
-                      const std::vector<int>& labels) {
+                      const std::vector<int>& labels, bool multiLabel) {
     const auto nll = [&](double logT) {
-        return negativeLogLikelihood(logits, classes, labels, std::exp(logT));
+        return negativeLogLikelihood(logits, classes, labels, std::exp(logT), multiLabel);
     };
     double lo = std::log(0.05), hi = std::log(20.0);
     const double ratio = (std::sqrt(5.0) - 1.0) / 2.0;
@@ -111,14 +124,28 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     if (options.outDir.empty()) {
         throw std::runtime_error("no output folder for the model");
     }
-    if (data.task == "multi-label") {
-        throw std::runtime_error(data.source + ": multi-label training is not supported yet");
-    }
+    const bool multiLabel = data.task == "multi-label";
     if (data.train.count == 0 || data.validation.count == 0) {
         throw std::runtime_error(data.source + ": training needs a training and a validation "
                                                "split with images");
     }
-    {
+    if (multiLabel) {
+        // Model selection needs a validation AUC: at least one class with both values.
+        const std::size_t classes = data.classNames.size();
+        bool someClassHasBoth = false;
+        for (std::size_t k = 0; k < classes && !someClassHasBoth; ++k) {
+            bool seen[2] = {false, false};
+            for (std::size_t i = 0; i < data.validation.count; ++i) {
+                seen[data.validation.labels[i * classes + k] != 0] = true;
+            }
+            someClassHasBoth = seen[0] && seen[1];
+        }
+        if (!someClassHasBoth) {
+            throw std::runtime_error(data.source +
+                                     ": no class has both positive and negative validation "
+                                     "images; the model cannot be chosen on validation AUC");
+        }
+    } else {
         // Model selection needs a validation AUC: both classes present (binary), at least two
         // (multi-class).
         std::vector<int> labels = data.validation.labels;
@@ -189,18 +216,39 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     const int patience = options.patience > 0 ? options.patience : std::max(5, epochs / 3);
     const int classes = int(card.classNames.size());
 
-    // Class-balanced weights: each class contributes equally to the loss.
-    std::vector<double> counts(std::size_t(classes), 0.0);
-    for (int label : data.train.labels) {
-        if (label < 0 || label >= classes) {
-            throw std::runtime_error(data.source + ": label " + std::to_string(label) +
-                                     " outside the " + std::to_string(classes) + " classes");
-        }
-        counts[std::size_t(label)] += 1.0;
-    }
+    // Class-balanced weights: each class contributes equally to the loss. Multi-label: each
+    // class's positives weigh as much as its negatives (negatives / positives).
     std::vector<double> weights(std::size_t(classes), 0.0);
-    for (std::size_t k = 0; k < weights.size(); ++k) {
-        weights[k] = counts[k] > 0 ? double(data.train.count) / (classes * counts[k]) : 0.0;
+    if (multiLabel) {
+        if (data.train.labels.size() != data.train.count * std::size_t(classes)) {
+            throw std::runtime_error(data.source + ": multi-label data needs one 0/1 label per "
+                                                   "class and image");
+        }
+        std::vector<double> positives(std::size_t(classes), 0.0);
+        for (std::size_t i = 0; i < data.train.labels.size(); ++i) {
+            const int label = data.train.labels[i];
+            if (label != 0 && label != 1) {
+                throw std::runtime_error(data.source + ": multi-label labels are 0 or 1, not " +
+                                         std::to_string(label));
+            }
+            positives[i % std::size_t(classes)] += label;
+        }
+        for (std::size_t k = 0; k < weights.size(); ++k) {
+            const double negatives = double(data.train.count) - positives[k];
+            weights[k] = positives[k] > 0 ? std::clamp(negatives / positives[k], 0.1, 100.0) : 1.0;
+        }
+    } else {
+        std::vector<double> counts(std::size_t(classes), 0.0);
+        for (int label : data.train.labels) {
+            if (label < 0 || label >= classes) {
+                throw std::runtime_error(data.source + ": label " + std::to_string(label) +
+                                         " outside the " + std::to_string(classes) + " classes");
+            }
+            counts[std::size_t(label)] += 1.0;
+        }
+        for (std::size_t k = 0; k < weights.size(); ++k) {
+            weights[k] = counts[k] > 0 ? double(data.train.count) / (classes * counts[k]) : 0.0;
+        }
     }
     model->startTraining(5e-4, weights, options.seed);
     std::mt19937_64 random(options.seed);
@@ -243,9 +291,9 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                 throw std::runtime_error("cancelled");
             }
         }
-        const ModelMetrics m =
-            classificationMetrics(probabilities(model->logits(data.validation), classes, 1.0),
-                                  classes, data.validation.labels);
+        const ModelMetrics m = metricsForTask(
+            data.task, probabilities(model->logits(data.validation), classes, 1.0, multiLabel),
+            classes, data.validation.labels);
         status.validationAuc = m.auc;
         if (m.auc > bestAuc) {
             bestAuc = m.auc;
@@ -267,9 +315,10 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     model->restoreKept();
     model->recomputeBatchNormStatistics(data.train, 2048);
     const std::vector<double> logits = model->logits(data.validation);
-    card.temperature = fitTemperature(logits, classes, data.validation.labels);
-    card.metrics["validation"] = classificationMetrics(
-        probabilities(logits, classes, card.temperature), classes, data.validation.labels);
+    card.temperature = fitTemperature(logits, classes, data.validation.labels, multiLabel);
+    card.metrics["validation"] =
+        metricsForTask(data.task, probabilities(logits, classes, card.temperature, multiLabel),
+                       classes, data.validation.labels);
 
     card.training["dataset"] = datasetName;
     card.training["trainImages"] = std::to_string(data.train.count);
