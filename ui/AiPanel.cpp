@@ -376,8 +376,10 @@ void AiPanel::updateTable() {
     if (!result || !card) {
         m_table->setRowCount(0);
         m_strip->setValues({});
+        m_strip->hide();
         return;
     }
+    m_strip->setVisible(result->slices.size() > 1); // one image needs no strip
     const int slice =
         m_viewport && m_viewport->plane() == PlaneKind::Native ? m_viewport->currentSlice() : -1;
     const bool single = result->slices.size() == 1;

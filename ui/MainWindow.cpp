@@ -713,6 +713,7 @@ void MainWindow::createMenus() {
             {"1 - 9", "window presets (CT: brain, subdural, stroke, lung, mediastinum, abdomen, "
                       "liver, bone)"},
             {"Escape", "abandon the measurement being drawn"},
+            {"Click the AI panel's probability strip", "show that slice"},
         };
         for (const auto& [key, does] : gestures) {
             row(tr(key), tr(does));
