@@ -61,6 +61,44 @@ double expectedCalibrationError(const std::vector<double>& confidence,
     return confidence.empty() ? 0.0 : ece / double(confidence.size());
 }
 
+namespace {
+
+/// One-vs-rest figures averaged over classes; a class without both positives and negatives has
+/// no AUC and is left out.
+class PerClassFigures {
+public:
+    void add(const std::vector<double>& score, const std::vector<bool>& positive,
+             const std::vector<bool>& predicted) {
+        const double auc = rocAuc(score, positive);
+        if (std::isnan(auc)) {
+            return;
+        }
+        std::size_t tp = 0, fn = 0, tn = 0, fp = 0;
+        for (std::size_t i = 0; i < score.size(); ++i) {
+            if (positive[i]) {
+                (predicted[i] ? tp : fn) += 1;
+            } else {
+                (predicted[i] ? fp : tn) += 1;
+            }
+        }
+        m_auc += auc;
+        m_sensitivity += double(tp) / double(tp + fn);
+        m_specificity += double(tn) / double(tn + fp);
+        ++m_counted;
+    }
+    void writeTo(ModelMetrics& m) const {
+        m.auc = m_counted > 0 ? m_auc / m_counted : std::numeric_limits<double>::quiet_NaN();
+        m.sensitivity = m_counted > 0 ? m_sensitivity / m_counted : 0.0;
+        m.specificity = m_counted > 0 ? m_specificity / m_counted : 0.0;
+    }
+
+private:
+    double m_auc = 0.0, m_sensitivity = 0.0, m_specificity = 0.0;
+    int m_counted = 0;
+};
+
+} // namespace
+
 ModelMetrics classificationMetrics(const std::vector<double>& probabilities, int classes,
                                    const std::vector<int>& labels, double threshold) {
     const std::size_t n = labels.size();
@@ -87,40 +125,20 @@ ModelMetrics classificationMetrics(const std::vector<double>& probabilities, int
     m.accuracy = n ? double(right) / double(n) : 0.0;
     m.ece = expectedCalibrationError(confidence, correct);
     // One-vs-rest for every class (for two classes, class 1 only).
-    double aucSum = 0.0, sensitivitySum = 0.0, specificitySum = 0.0;
-    int counted = 0;
+    PerClassFigures figures;
     for (int k = classes == 2 ? 1 : 0; k < classes; ++k) {
         std::vector<double> score(n);
-        std::vector<bool> positive(n);
-        std::size_t tp = 0, fn = 0, tn = 0, fp = 0;
+        std::vector<bool> positive(n), predicted(n);
         for (std::size_t i = 0; i < n; ++i) {
             const double* p = &probabilities[i * std::size_t(classes)];
             score[i] = p[k];
             positive[i] = labels[i] == k;
-            const bool predicted =
+            predicted[i] =
                 classes == 2 ? p[1] >= threshold : int(std::max_element(p, p + classes) - p) == k;
-            if (positive[i]) {
-                (predicted ? tp : fn) += 1;
-            } else {
-                (predicted ? fp : tn) += 1;
-            }
         }
-        const double auc = rocAuc(score, positive);
-        if (std::isnan(auc)) {
-            continue;
-        }
-        aucSum += auc;
-        sensitivitySum += tp + fn ? double(tp) / double(tp + fn) : 0.0;
-        specificitySum += tn + fp ? double(tn) / double(tn + fp) : 0.0;
-        ++counted;
+        figures.add(score, positive, predicted);
     }
-    if (counted > 0) {
-        m.auc = aucSum / counted;
-        m.sensitivity = sensitivitySum / counted;
-        m.specificity = specificitySum / counted;
-    } else {
-        m.auc = std::numeric_limits<double>::quiet_NaN();
-    }
+    figures.writeTo(m);
     return m;
 }
 
@@ -144,35 +162,19 @@ ModelMetrics multiLabelMetrics(const std::vector<double>& probabilities, int cla
     }
     m.accuracy = labels.empty() ? 0.0 : double(right) / double(labels.size());
     m.ece = expectedCalibrationError(confidence, correct);
-    double aucSum = 0.0, sensitivitySum = 0.0, specificitySum = 0.0;
-    int counted = 0;
+    PerClassFigures figures;
     for (int k = 0; k < classes; ++k) {
         std::vector<double> score(n);
-        std::vector<bool> positive(n);
-        std::size_t tp = 0, fn = 0, tn = 0, fp = 0;
+        std::vector<bool> positive(n), predicted(n);
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t at = i * std::size_t(classes) + std::size_t(k);
             score[i] = probabilities[at];
             positive[i] = labels[at] != 0;
-            const bool predicted = score[i] >= threshold;
-            if (positive[i]) {
-                (predicted ? tp : fn) += 1;
-            } else {
-                (predicted ? fp : tn) += 1;
-            }
+            predicted[i] = score[i] >= threshold;
         }
-        const double auc = rocAuc(score, positive);
-        if (std::isnan(auc)) {
-            continue;
-        }
-        aucSum += auc;
-        sensitivitySum += double(tp) / double(tp + fn);
-        specificitySum += double(tn) / double(tn + fp);
-        ++counted;
+        figures.add(score, positive, predicted);
     }
-    m.auc = counted > 0 ? aucSum / counted : std::numeric_limits<double>::quiet_NaN();
-    m.sensitivity = counted > 0 ? sensitivitySum / counted : 0.0;
-    m.specificity = counted > 0 ? specificitySum / counted : 0.0;
+    figures.writeTo(m);
     return m;
 }
 
