@@ -394,6 +394,18 @@ void putPatientAndStudy(Attributes& a, const StudyAttributes& study) {
     a.text(DCM_InstanceNumber, "1");
 }
 
+/// The image pixel description every demo image shares: one sample, 12 of 16 bits, unsigned.
+void putGreyImage(Attributes& a, const char* photometric, int rows, int columns) {
+    a.number(DCM_SamplesPerPixel, 1);
+    a.text(DCM_PhotometricInterpretation, photometric);
+    a.number(DCM_Rows, Uint16(rows));
+    a.number(DCM_Columns, Uint16(columns));
+    a.number(DCM_BitsAllocated, 16);
+    a.number(DCM_BitsStored, 12);
+    a.number(DCM_HighBit, 11);
+    a.number(DCM_PixelRepresentation, 0);
+}
+
 void save(DcmFileFormat& file, const std::string& path) {
     const OFCondition condition =
         file.saveFile(path.c_str(), EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_recalcGL,
@@ -436,14 +448,7 @@ void writeCtSlice(const std::string& path, const StudyAttributes& study,
     a.text(DCM_SliceLocation, decimal(z));
     a.text(DCM_PixelSpacing, decimal(g.pixelSpacing) + "\\" + decimal(g.pixelSpacing));
     a.text(DCM_ReconstructionDiameter, decimal(std::max(g.columns, g.rows) * g.pixelSpacing));
-    a.number(DCM_SamplesPerPixel, 1);
-    a.text(DCM_PhotometricInterpretation, "MONOCHROME2");
-    a.number(DCM_Rows, Uint16(g.rows));
-    a.number(DCM_Columns, Uint16(g.columns));
-    a.number(DCM_BitsAllocated, 16);
-    a.number(DCM_BitsStored, 12);
-    a.number(DCM_HighBit, 11);
-    a.number(DCM_PixelRepresentation, 0);
+    putGreyImage(a, "MONOCHROME2", g.rows, g.columns);
     a.text(DCM_RescaleIntercept, decimal(kRescaleInterceptHu));
     a.text(DCM_RescaleSlope, "1");
     a.text(DCM_RescaleType, "HU");
@@ -480,14 +485,7 @@ void writeRadiograph(const std::string& path, const StudyAttributes& study,
     a.text(DCM_PixelSpacing, spacing);
     a.text(DCM_BurnedInAnnotation, "NO");
     a.text(DCM_LossyImageCompression, "00");
-    a.number(DCM_SamplesPerPixel, 1);
-    a.text(DCM_PhotometricInterpretation, "MONOCHROME1");
-    a.number(DCM_Rows, Uint16(kRadiographSize));
-    a.number(DCM_Columns, Uint16(kRadiographSize));
-    a.number(DCM_BitsAllocated, 16);
-    a.number(DCM_BitsStored, 12);
-    a.number(DCM_HighBit, 11);
-    a.number(DCM_PixelRepresentation, 0);
+    putGreyImage(a, "MONOCHROME1", kRadiographSize, kRadiographSize);
     // Stored values fall with the log of the beam attenuation: lower value, less X-ray reached
     // the detector.
     a.text(DCM_PixelIntensityRelationship, "LOG");
@@ -540,14 +538,7 @@ void writeChest(const std::string& path, const StudyAttributes& when, int index,
     a.text(DCM_PixelSpacing, spacing);
     a.text(DCM_BurnedInAnnotation, "NO");
     a.text(DCM_LossyImageCompression, "00");
-    a.number(DCM_SamplesPerPixel, 1);
-    a.text(DCM_PhotometricInterpretation, "MONOCHROME2");
-    a.number(DCM_Rows, Uint16(chest.size));
-    a.number(DCM_Columns, Uint16(chest.size));
-    a.number(DCM_BitsAllocated, 16);
-    a.number(DCM_BitsStored, 12);
-    a.number(DCM_HighBit, 11);
-    a.number(DCM_PixelRepresentation, 0);
+    putGreyImage(a, "MONOCHROME2", chest.size, chest.size);
     a.text(DCM_PixelIntensityRelationship, "LIN");
     a.text(DCM_RescaleIntercept, "0");
     a.text(DCM_RescaleSlope, "1");
