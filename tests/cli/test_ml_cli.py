@@ -340,7 +340,7 @@ class TrainAndEvaluate(unittest.TestCase):
         np.savez(data, **arrays)
         model = self.root / 'multi'
         card = json.loads(run('train', '--data', data, '--out', model, '--arch', 'smallcnn',
-                              '--width', '16', '--epochs', '6', '--lr', '0.005', '--json',
+                              '--width', '16', '--epochs', '8', '--lr', '0.005', '--json',
                               check=0).stdout)
         self.assertEqual(card['task'], 'multi-label')
         self.assertEqual(len(card['classNames']), 2)
@@ -351,12 +351,14 @@ class TrainAndEvaluate(unittest.TestCase):
         self.assertGreaterEqual(metrics['accuracy'], 0.8)
         # Probabilities are per finding: they need not sum to one, and the JSON lists every
         # finding at or above 0.5.
-        both = np.full((32, 32), 110, dtype=np.uint8)
-        both[2:10, 2:10] = 230
-        both[15:27, 20:23] = 30
+        # Drawn as the training images are: noise, a square, a bar.
+        plain = rng.integers(80, 140, size=(32, 32)).astype(np.int32)
+        both = plain.copy()
+        both[2:10, 2:10] += 110
+        both[14:26, 20:23] -= 75
         from PIL import Image
-        Image.fromarray(both).save(self.root / 'both.png')
-        Image.fromarray(np.full((32, 32), 110, dtype=np.uint8)).save(self.root / 'none.png')
+        Image.fromarray(np.clip(both, 0, 255).astype(np.uint8)).save(self.root / 'both.png')
+        Image.fromarray(plain.astype(np.uint8)).save(self.root / 'none.png')
         report = json.loads(run('classify', '--model', model, self.root / 'both.png',
                                 self.root / 'none.png', check=0).stdout)
         first, second = report['results']
