@@ -29,10 +29,6 @@ T readLittle(const char* p) {
     return v;
 }
 
-bool isTextNumberVr(const DicomElement& e) {
-    return e.isVr("DS") || e.isVr("IS");
-}
-
 const std::vector<DicomDataSet> kNoItems;
 
 } // namespace
