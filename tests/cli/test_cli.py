@@ -197,7 +197,7 @@ class InfoAndConvert(DemoStudyMixin, unittest.TestCase):
             self.assertIn('.mha', bad.stderr)
 
 
-@unittest.skipUnless(TILTED.is_dir(), f'shared data not found at {TILTED}')
+@unittest.skipUnless(TILTED.is_dir(), f'shared data not found at {TILTED}; issue 3')
 class TiltedSeries(unittest.TestCase):
     def test_info_reports_tilt_gaps_and_positions(self):
         info = json.loads(run('info', TILTED, '--json', check=0).stdout)
@@ -246,7 +246,7 @@ class LibTorchStaysOut(DemoStudyMixin, unittest.TestCase):
     def test_the_check_sees_libtorch_when_a_command_needs_it(self):
         result, loaded = self.loaded_libraries('engine')
         if result.returncode != 0 and 'cannot load the ML plugin' in result.stderr:
-            self.skipTest('ML plugin not built (RADIOLENS_BUILD_ML=OFF)')
+            self.skipTest('ML plugin not built (RADIOLENS_BUILD_ML=OFF); issue 3')
         self.assertEqual(result.returncode, 0, result.stderr[-2000:])
         self.assertTrue(any('libtorch' in line for line in loaded))
 

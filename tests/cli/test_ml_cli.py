@@ -63,7 +63,7 @@ class TrainAndEvaluate(unittest.TestCase):
         cls.train = run('train', '--data', cls.data, '--out', cls.model, '--arch', 'smallcnn',
                         '--width', '16', '--epochs', '4', '--lr', '0.005', '--json')
         if cls.train.returncode != 0 and 'cannot load the ML plugin' in cls.train.stderr:
-            raise unittest.SkipTest('ML plugin not built (RADIOLENS_BUILD_ML=OFF)')
+            raise unittest.SkipTest('ML plugin not built (RADIOLENS_BUILD_ML=OFF); issue 5')
 
     @classmethod
     def tearDownClass(cls):

@@ -424,7 +424,7 @@ def compare(name, conversion, ref, cli, path):
 def _skip_unless_imports(test):
     if IMPORT_ERROR is not None:
         test.skipTest(f"pydicom/numpy not importable ({IMPORT_ERROR}); "
-                      "install python3-pydicom and python3-numpy")
+                      "install python3-pydicom and python3-numpy; issue 3")
 
 
 class PixelsMatchPydicom(unittest.TestCase):
@@ -450,10 +450,10 @@ class PixelsMatchPydicom(unittest.TestCase):
         folder = os.environ.get("RADIOLENS_PYDICOM_FILES", "")
         if not folder or not os.path.isdir(folder):
             self.skipTest(f"pydicom test files not found (RADIOLENS_PYDICOM_FILES={folder!r}); "
-                          "install python3-pydicom")
+                          "install python3-pydicom; issue 3")
         files = tuple(sorted(glob.glob(os.path.join(folder, "*.dcm"))))
         if not files:
-            self.skipTest(f"no *.dcm files in {folder}")
+            self.skipTest(f"no *.dcm files in {folder}; issue 3")
         return files
 
     def test_pydicom_test_files_match(self):
@@ -503,7 +503,8 @@ class PixelsMatchPydicom(unittest.TestCase):
         data = os.environ.get("RADIOLENS_DATA_DIR", "")
         folder = os.path.join(data, "dicom", "transfer-syntaxes")
         if not data or not os.path.isdir(folder):
-            self.skipTest(f"shared data not found: {folder!r} (RADIOLENS_DATA_DIR={data!r})")
+            self.skipTest(f"shared data not found: {folder!r} (RADIOLENS_DATA_DIR={data!r}); "
+                          "issue 3")
         files = tuple(os.path.join(folder, f"{k}.dcm") for k in range(1, 10))
         missing = [os.path.basename(f) for f in files if not os.path.isfile(f)]
         if missing:

@@ -43,7 +43,7 @@ def head_runs(image, y):
     return [(a + left, b + left) for a, b in runs if b - a > width * 0.08]
 
 
-@unittest.skipUnless(shutil.which('xvfb-run'), 'xvfb-run not installed (apt-get install xvfb xauth)')
+@unittest.skipUnless(shutil.which('xvfb-run'), 'xvfb-run not installed (apt-get install xvfb xauth); issue 3')
 class DemoInARealWindow(unittest.TestCase):
     def launch(self, data_home, shot, *options):
         env = dict(os.environ, XDG_DATA_HOME=str(data_home))
