@@ -394,6 +394,26 @@ void putPatientAndStudy(Attributes& a, const StudyAttributes& study) {
     a.text(DCM_InstanceNumber, "1");
 }
 
+/// What the demo's projection radiographs share: for presentation, no burned-in text, lossless,
+/// the patient's left on the image right and feet down; `spacingMm` at the detector and in the
+/// image alike (no magnification correction).
+void putProjection(Attributes& a, const char* bodyPart, const char* view, const char* kvp,
+                   double spacingMm) {
+    a.text(DCM_PresentationIntentType, "FOR PRESENTATION");
+    a.text(DCM_BodyPartExamined, bodyPart);
+    a.empty(DCM_AnatomicRegionSequence);
+    a.text(DCM_ImageLaterality, "U");
+    a.text(DCM_ViewPosition, view);
+    a.text(DCM_PatientOrientation, "L\\F");
+    a.text(DCM_KVP, kvp);
+    a.empty(DCM_DetectorType);
+    const std::string spacing = decimal(spacingMm) + "\\" + decimal(spacingMm);
+    a.text(DCM_ImagerPixelSpacing, spacing);
+    a.text(DCM_PixelSpacing, spacing);
+    a.text(DCM_BurnedInAnnotation, "NO");
+    a.text(DCM_LossyImageCompression, "00");
+}
+
 /// The image pixel description every demo image shares: one sample, 12 of 16 bits, unsigned.
 void putGreyImage(Attributes& a, const char* photometric, int rows, int columns) {
     a.number(DCM_SamplesPerPixel, 1);
@@ -471,20 +491,7 @@ void writeRadiograph(const std::string& path, const StudyAttributes& study,
     a.text(DCM_SeriesInstanceUID, seriesUid);
     a.text(DCM_SeriesNumber, "2");
     a.text(DCM_SeriesDescription, "Skull AP radiograph");
-    a.text(DCM_PresentationIntentType, "FOR PRESENTATION");
-    a.text(DCM_BodyPartExamined, "SKULL");
-    a.empty(DCM_AnatomicRegionSequence);
-    a.text(DCM_ImageLaterality, "U");
-    a.text(DCM_ViewPosition, "AP");
-    a.text(DCM_PatientOrientation, "L\\F");
-    a.text(DCM_KVP, "70");
-    a.empty(DCM_DetectorType);
-    const std::string spacing =
-        decimal(kRadiographSpacingMm) + "\\" + decimal(kRadiographSpacingMm);
-    a.text(DCM_ImagerPixelSpacing, spacing);
-    a.text(DCM_PixelSpacing, spacing);
-    a.text(DCM_BurnedInAnnotation, "NO");
-    a.text(DCM_LossyImageCompression, "00");
+    putProjection(a, "SKULL", "AP", "70", kRadiographSpacingMm);
     putGreyImage(a, "MONOCHROME1", kRadiographSize, kRadiographSize);
     // Stored values fall with the log of the beam attenuation: lower value, less X-ray reached
     // the detector.
@@ -511,7 +518,7 @@ void writeChest(const std::string& path, const StudyAttributes& when, int index,
     study.studyUid = newUid(SITE_STUDY_UID_ROOT);
     out.studyInstanceUid = study.studyUid;
     out.seriesInstanceUid = newUid(SITE_SERIES_UID_ROOT);
-    char number[8];
+    char number[16];
     std::snprintf(number, sizeof number, "%02d", index + 1);
     a.text(DCM_SOPClassUID, UID_DigitalXRayImageStorageForPresentation);
     a.text(DCM_SOPInstanceUID, newUid(SITE_INSTANCE_UID_ROOT));
@@ -524,20 +531,7 @@ void writeChest(const std::string& path, const StudyAttributes& when, int index,
     a.text(DCM_SeriesInstanceUID, out.seriesInstanceUid);
     a.text(DCM_SeriesNumber, "1");
     a.text(DCM_SeriesDescription, "Chest PA");
-    a.text(DCM_PresentationIntentType, "FOR PRESENTATION");
-    a.text(DCM_BodyPartExamined, "CHEST");
-    a.empty(DCM_AnatomicRegionSequence);
-    a.text(DCM_ImageLaterality, "U");
-    a.text(DCM_ViewPosition, "PA");
-    a.text(DCM_PatientOrientation, "L\\F"); // PA: the patient's left on the image right
-    a.text(DCM_KVP, "120");
-    a.empty(DCM_DetectorType);
-    const std::string spacing =
-        decimal(chest.pixelSpacingMm) + "\\" + decimal(chest.pixelSpacingMm);
-    a.text(DCM_ImagerPixelSpacing, spacing);
-    a.text(DCM_PixelSpacing, spacing);
-    a.text(DCM_BurnedInAnnotation, "NO");
-    a.text(DCM_LossyImageCompression, "00");
+    putProjection(a, "CHEST", "PA", "120", chest.pixelSpacingMm);
     putGreyImage(a, "MONOCHROME2", chest.size, chest.size);
     a.text(DCM_PixelIntensityRelationship, "LIN");
     a.text(DCM_RescaleIntercept, "0");
