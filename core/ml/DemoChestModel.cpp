@@ -111,7 +111,7 @@ DemoChestReport trainDemoChestModel(MlEngine& engine, const std::string& dir,
     TrainOptions options;
     options.architecture = "smallcnn";
     options.width = 16;
-    options.epochs = 8;
+    options.epochs = 12;
     options.outDir = partial.string();
     options.id = "demo-chest-nodule";
     DemoChestReport report;

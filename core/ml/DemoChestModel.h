@@ -32,7 +32,7 @@ struct DemoChestReport {
 };
 
 /// Trains the demo's nodule classifier with Radiolens's own training code (small CNN of width
-/// 16 at 128 px, at most 8 epochs, the normal defaults otherwise) into `dir`, then measures it on
+/// 16 at 128 px, at most 12 epochs, the normal defaults otherwise) into `dir`, then measures it on
 /// the test split: AUC, accuracy, and where the Grad-CAM maximum of the "nodule" class falls on
 /// each positive image. The figures are written into the card (metrics "test", training
 /// "gradcam-peak-in-lesion"). About a minute on two cores. Throws std::runtime_error on
