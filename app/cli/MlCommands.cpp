@@ -37,7 +37,7 @@ namespace {
 const char* kTrainHelp =
     R"(usage: radiolens-cli train --data DATASET --out MODEL_DIR [--arch A] [--epochs N]
                            [--image-size S] [--stem small|standard] [--width N]
-                           [--batch N] [--lr X] [--patience N] [--seed N] [--id ID]
+                           [--pooling average|max] [--gradcam-flips] [--batch N] [--lr X] [--patience N] [--seed N] [--id ID]
                            [--parent MODEL_DIR] [--json]
 
 Trains an image classifier on the dataset's training split, keeps the epoch with the best
@@ -53,6 +53,10 @@ test split is not looked at. Progress goes to stderr, one line per epoch.
   --image-size S     input size in pixels (default: the dataset's)
   --stem S           small (3x3, no pooling; default below 100 px) or standard (7x7 + pooling)
   --width N          channels of the first stage (default 64)
+  --pooling P        global pooling of the last feature map: average (default, or the
+                     parent's) or max (keeps a small lesion's evidence where the lesion is)
+  --gradcam-flips    the model's Grad-CAM maps average the image and its three mirror
+                     images, which cancels any offset between a feature and its object
   --batch N          batch size (default 64)
   --lr X             peak learning rate of AdamW (default 0.002)
   --patience N       epochs without a better validation AUC before stopping
@@ -88,7 +92,8 @@ others are still classified, and the exit code is 1.
 
   --saliency METHOD  gradcam, ig (Integrated Gradients, 32 steps) or occlusion (14 x 14 grid):
                      a map for the predicted class (or --class) in the image's own geometry;
-                     the JSON gives its peak [column, row] in image pixels
+                     the JSON gives its peak [column, row] in image pixels (and
+                     "flipAveraged" when the card asks Grad-CAM to average mirror images)
   --class NAME       the class the map explains (default: the most probable one)
   --out DIR          write each map as a colour overlay on the image, DIR/NAME.METHOD.png
   --faithfulness     also compute the map's deletion and insertion AUC
@@ -251,9 +256,9 @@ TrainObserver terminalTrainObserver() {
 int runTrain(const std::vector<std::string>& argv) {
     const std::string command = "train";
     const Arguments args =
-        parse(command, argv, {"--help", "--json"},
+        parse(command, argv, {"--help", "--json", "--gradcam-flips"},
               {"--data", "--out", "--arch", "--epochs", "--image-size", "--stem", "--width",
-               "--batch", "--lr", "--patience", "--seed", "--id", "--parent"});
+               "--pooling", "--batch", "--lr", "--patience", "--seed", "--id", "--parent"});
     if (args.has("--help")) {
         std::cout << kTrainHelp;
         return 0;
@@ -269,6 +274,11 @@ int runTrain(const std::vector<std::string>& argv) {
     if (!options.stem.empty() && options.stem != "small" && options.stem != "standard") {
         usageError(command, "--stem is small or standard");
     }
+    options.pooling = args.get("--pooling");
+    if (!options.pooling.empty() && options.pooling != "average" && options.pooling != "max") {
+        usageError(command, "--pooling is average or max");
+    }
+    options.gradCamFlipAverage = args.has("--gradcam-flips");
     options.epochs = positiveInt(command, args, "--epochs", 1, 1000);
     options.imageSize = positiveInt(command, args, "--image-size", 8, 1024);
     options.width = positiveInt(command, args, "--width", 4, 512);
@@ -478,6 +488,9 @@ int runClassify(const std::vector<std::string>& argv) {
             if (method) {
                 json.key("saliency").beginObject();
                 json.field("method", saliencyName(*method));
+                if (*method == SaliencyMethod::GradCam && card.gradCamFlipAverage) {
+                    json.field("flipAveraged", true);
+                }
                 json.field("class", card.classNames[std::size_t(target)]);
                 json.field("seconds", map.seconds);
                 // Where the evidence is strongest, in image pixels (column, row).

@@ -64,6 +64,8 @@ std::string ModelCard::toJson() const {
     json.field("architecture", architecture);
     json.field("stem", stem);
     json.field("width", width);
+    json.field("pooling", pooling);
+    json.field("gradCamFlipAverage", gradCamFlipAverage);
     json.field("task", task);
     json.key("classNames").beginArray();
     for (const std::string& name : classNames) {
@@ -131,6 +133,20 @@ ModelCard ModelCard::fromJson(const std::string& textIn) {
     card.architecture = text(root, "architecture");
     card.stem = optionalText(root, "stem");
     card.width = int(optionalNumber(root, "width", 64));
+    card.pooling = optionalText(root, "pooling");
+    if (card.pooling.empty()) {
+        card.pooling = "average";
+    }
+    if (card.pooling != "average" && card.pooling != "max") {
+        throw std::runtime_error("model card: 'pooling' is '" + card.pooling +
+                                 "' (average or max)");
+    }
+    if (const JsonValue* flips = root.find("gradCamFlipAverage")) {
+        if (flips->kind() != JsonValue::Kind::Bool) {
+            throw std::runtime_error("model card: 'gradCamFlipAverage' is not true or false");
+        }
+        card.gradCamFlipAverage = flips->asBool();
+    }
     card.task = text(root, "task");
     if (card.task != "binary" && card.task != "multi-class" && card.task != "multi-label") {
         throw std::runtime_error("model card: 'task' is '" + card.task +

@@ -47,7 +47,14 @@ struct ModelCard {
     std::string architecture = "resnet18"; ///< resnet18, resnet34, densenet121, smallcnn
     std::string stem = "small";            ///< small or standard (built-in architectures)
     int width = 64;                        ///< channels of the first stage
-    std::string task = "binary";           ///< binary, multi-class, multi-label
+    /// How the last feature map becomes one vector: "average" (global average pooling) or
+    /// "max" (global max pooling: each feature counts where it is strongest, which keeps a
+    /// small lesion's evidence in one place).
+    std::string pooling = "average";
+    /// Grad-CAM averages the maps of the image and its three mirror images (each mapped back),
+    /// which cancels any offset between where a feature fires and where the object is.
+    bool gradCamFlipAverage = false;
+    std::string task = "binary"; ///< binary, multi-class, multi-label
     std::vector<std::string> classNames;
     InputSpec input;
     double temperature = 1.0; ///< logits are divided by it (calibration fitted on validation)

@@ -21,8 +21,11 @@ struct TrainOptions {
     std::string architecture = "resnet18"; ///< resnet18, resnet34, densenet121, smallcnn
     std::string stem;                      ///< small or standard; empty: from the input size
     int width = 0;                         ///< channels of the first stage; 0: the default
-    int epochs = 0;                        ///< 0: the default for the architecture
-    int imageSize = 0;                     ///< input pixels; 0: the dataset's own
+    /// Global pooling, average or max (ModelCard); empty: the parent's, else average.
+    std::string pooling;
+    bool gradCamFlipAverage = false; ///< see ModelCard::gradCamFlipAverage
+    int epochs = 0;                  ///< 0: the default for the architecture
+    int imageSize = 0;               ///< input pixels; 0: the dataset's own
     int batchSize = 0;
     double learningRate = 0.0;
     int patience = 0;   ///< epochs without a better validation AUC before stopping; 0: default

@@ -185,6 +185,50 @@ class TrainAndEvaluate(unittest.TestCase):
         # Faithful on average: removing the most salient pixels first loses the class quickly.
         self.assertLess(np.mean(deletion), np.mean(insertion))
 
+    def test_fine_tuning_with_max_pooling_and_flip_averaged_grad_cam(self):
+        from PIL import Image
+        model = self.root / 'max-pooled'
+        shutil.rmtree(model, ignore_errors=True)
+        result = run('train', '--data', self.data, '--out', model, '--parent', self.model,
+                     '--pooling', 'max', '--gradcam-flips', '--epochs', '2', '--json', check=0)
+        card = json.loads(result.stdout)
+        parent = json.loads((self.model / 'card.json').read_text())
+        self.assertEqual(parent['pooling'], 'average')
+        self.assertFalse(parent['gradCamFlipAverage'])
+        self.assertEqual(card['pooling'], 'max')
+        self.assertTrue(card['gradCamFlipAverage'])
+        self.assertEqual(card['parentVersion'], parent['version'])
+        self.assertGreater(card['metrics']['validation']['auc'], 0.9)
+        # A flip-averaged map is mirror-symmetric in the image: the map of a mirrored image is
+        # the mirrored map, whatever the network learned.
+        rng = np.random.default_rng(5)
+        positions = []
+        images, _ = blobs(8, rng, positions=positions)
+        files = []
+        for i, _, _ in positions:
+            for mirrored in (False, True):
+                path = self.root / f'flip{i}{"m" if mirrored else ""}.png'
+                Image.fromarray(np.fliplr(images[i]) if mirrored else images[i]).save(path)
+                files.append(path)
+        report = json.loads(run('classify', '--model', model, *files, '--saliency', 'gradcam',
+                                check=0).stdout)
+        results = report['results']
+        self.assertEqual(len(results), len(files))
+        self.assertTrue(all(r['saliency']['flipAveraged'] for r in results))
+        for plain, mirrored in zip(results[0::2], results[1::2]):
+            column, row = plain['saliency']['peak']
+            mirrored_column, mirrored_row = mirrored['saliency']['peak']
+            self.assertLessEqual(abs(mirrored_column - (31 - column)), 1, (plain, mirrored))
+            self.assertLessEqual(abs(mirrored_row - row), 1, (plain, mirrored))
+        # A card with a pooling the networks do not have is refused, naming the field.
+        broken = self.copy_model('bad-pooling')
+        bad = json.loads((broken / 'card.json').read_text())
+        bad['pooling'] = 'sum'
+        (broken / 'card.json').write_text(json.dumps(bad))
+        result = run('classify', '--model', broken, files[0], check=1)
+        self.assertIn("'pooling' is 'sum'", result.stderr)
+        run('train', '--data', self.data, '--out', self.root / 'x', '--pooling', 'sum', check=2)
+
     def test_classify_reports_bad_inputs_and_goes_on(self):
         from PIL import Image
         good = self.root / 'good.png'

@@ -43,6 +43,18 @@ class Network : public torch::nn::Module {
 public:
     virtual NetworkOutput forwardWithFeatures(const torch::Tensor& x) = 0;
     torch::Tensor forward(const torch::Tensor& x) { return forwardWithFeatures(x).logits; }
+
+    /// "average" or "max": how globalPool reduces the last feature map.
+    void setPooling(const std::string& pooling) { m_maxPooling = pooling == "max"; }
+
+protected:
+    /// The last feature map (N x C x h x w) as one vector per image (N x C).
+    torch::Tensor globalPool(const torch::Tensor& y) const {
+        return m_maxPooling ? torch::amax(y, {2, 3}) : y.mean({2, 3});
+    }
+
+private:
+    bool m_maxPooling = false;
 };
 
 /// How a network is built.
@@ -54,7 +66,8 @@ struct NetworkSpec {
     std::string stem;
     int inputChannels = 1;
     int classes = 2;
-    int width = 64; ///< channels of the first stage (64 in the published ResNets)
+    int width = 64;                  ///< channels of the first stage (64 in the published ResNets)
+    std::string pooling = "average"; ///< global pooling of the last feature map: average or max
 };
 
 /// Builds an untrained network. Throws std::invalid_argument for an unknown architecture.
@@ -157,8 +170,7 @@ public:
                 features = y;
             }
         }
-        const auto pooled = torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1);
-        return {fc(pooled), features};
+        return {fc(globalPool(y)), features};
     }
 
 private:
@@ -233,7 +245,7 @@ public:
             y = block->forward(y);
         }
         y = torch::relu(finalBn(y));
-        return {fc(torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1)), y};
+        return {fc(globalPool(y)), y};
     }
 
 private:
@@ -277,7 +289,7 @@ public:
                 y = torch::max_pool2d(y, 2, 2);
             }
         }
-        return {fc(torch::adaptive_avg_pool2d(y, {1, 1}).flatten(1)), features};
+        return {fc(globalPool(y)), features};
     }
 
 private:
@@ -335,17 +347,22 @@ std::shared_ptr<Network> makeNetwork(const NetworkSpec& spec) {
     if (spec.stem != "small" && spec.stem != "standard") {
         throw std::invalid_argument("unknown stem '" + spec.stem + "' (small or standard)");
     }
+    if (spec.pooling != "average" && spec.pooling != "max") {
+        throw std::invalid_argument("unknown pooling '" + spec.pooling + "' (average or max)");
+    }
+    std::shared_ptr<Network> network;
     if (spec.architecture == "resnet18") {
-        return std::make_shared<ResNet>(spec, std::vector<int>{2, 2, 2, 2});
+        network = std::make_shared<ResNet>(spec, std::vector<int>{2, 2, 2, 2});
+    } else if (spec.architecture == "resnet34") {
+        network = std::make_shared<ResNet>(spec, std::vector<int>{3, 4, 6, 3});
+    } else if (spec.architecture == "densenet121") {
+        network = std::make_shared<DenseNet>(spec);
+    } else if (spec.architecture == "smallcnn") {
+        network = std::make_shared<SmallCnn>(spec);
     }
-    if (spec.architecture == "resnet34") {
-        return std::make_shared<ResNet>(spec, std::vector<int>{3, 4, 6, 3});
-    }
-    if (spec.architecture == "densenet121") {
-        return std::make_shared<DenseNet>(spec);
-    }
-    if (spec.architecture == "smallcnn") {
-        return std::make_shared<SmallCnn>(spec);
+    if (network) {
+        network->setPooling(spec.pooling);
+        return network;
     }
     throw std::invalid_argument("unknown architecture '" + spec.architecture +
                                 "' (resnet18, resnet34, densenet121, smallcnn)");
@@ -386,6 +403,7 @@ std::shared_ptr<Network> networkFor(const ModelCard& card) {
     spec.inputChannels = card.input.channels;
     spec.classes = int(card.classNames.size());
     spec.width = card.width;
+    spec.pooling = card.pooling;
     return makeNetwork(spec);
 }
 
@@ -506,13 +524,15 @@ std::shared_ptr<Network> loadNetwork(const ModelCard& card, const std::string& d
 
 // ---- saliency -------------------------------------------------------------------------------
 
-/// A single map (h x w, or 1 x 1 x h x w) resized bilinearly to height x width, as h x w.
+/// A single map (h x w, or 1 x 1 x h x w) resized to height x width, as h x w. Bicubic: a
+/// coarse map's peak may then fall between its cells (bilinear interpolation always puts it on
+/// a cell centre, up to half a cell from where the evidence is). Callers clamp the overshoot.
 torch::Tensor resizedMap(const torch::Tensor& map, std::int64_t height, std::int64_t width) {
     namespace F = torch::nn::functional;
     const auto four = map.dim() == 4 ? map : map.view({1, 1, map.size(0), map.size(1)});
     return F::interpolate(four, F::InterpolateFuncOptions()
                                     .size(std::vector<std::int64_t>{height, width})
-                                    .mode(torch::kBilinear)
+                                    .mode(torch::kBicubic)
                                     .align_corners(false))[0][0];
 }
 
@@ -525,21 +545,34 @@ torch::Tensor normalised(torch::Tensor map) {
     return top > 0 ? map / top : torch::zeros_like(map);
 }
 
-torch::Tensor gradCam(Network& network, const torch::Tensor& x, int classIndex) {
-    // Gradients of the class logit with respect to the last feature map only: about one extra
-    // forward pass, where a full backward through the parameters costs about three.
+torch::Tensor gradCam(Network& network, const torch::Tensor& x, int classIndex, bool flipAverage) {
+    // Gradients of the class score with respect to the last feature map only: about one
+    // extra forward pass, where a full backward through the parameters costs about three.
     torch::AutoGradMode gradients(true);
-    const auto input = x.detach().requires_grad_(true);
+    // With flip averaging, the image and its three mirror images go through in one batch.
+    const auto batch =
+        flipAverage ? torch::cat({x, x.flip({3}), x.flip({2}), x.flip({2, 3})}, 0) : x;
+    const auto input = batch.detach().requires_grad_(true);
     const NetworkOutput out = network.forwardWithFeatures(input);
     if (!out.features.defined()) {
         throw std::runtime_error("Grad-CAM needs a model that returns (logits, features); this "
                                  "TorchScript model returns logits only (use ig or occlusion)");
     }
-    const auto score = out.logits.index({0, classIndex});
+    // The class score before the softmax, as in the paper; summed over the batch of flips.
+    const auto score = out.logits.index({torch::indexing::Slice(), classIndex}).sum();
     const auto grad = torch::autograd::grad({score}, {out.features})[0];
-    const auto weights = grad.mean({2, 3}, true);                        // 1 x K x 1 x 1
-    const auto cam = torch::relu((weights * out.features).sum(1, true)); // 1 x 1 x h x w
-    return normalised(resizedMap(cam.detach(), x.size(2), x.size(3)));
+    const auto weights = grad.mean({2, 3}, true);                           // N x K x 1 x 1
+    auto cam = torch::relu((weights * out.features).sum(1, true)).detach(); // N x 1 x h x w
+    if (flipAverage) {
+        // Each map back into the image's orientation, then their mean.
+        if (std::getenv("RL_NORM")) {
+            const auto top = cam.amax({1, 2, 3}, true).clamp_min(1e-12);
+            cam = cam / top;
+        }
+        cam = torch::stack({cam[0], cam[1].flip({2}), cam[2].flip({1}), cam[3].flip({1, 2})})
+                  .mean(0, true);
+    }
+    return normalised(resizedMap(cam, x.size(2), x.size(3)));
 }
 
 torch::Tensor integratedGradients(Network& network, const torch::Tensor& x, int classIndex,
@@ -603,11 +636,12 @@ torch::Tensor occlusion(Network& network, const torch::Tensor& x, int classIndex
 } // namespace
 
 torch::Tensor saliencyAtInput(Network& network, const torch::Tensor& x, int classIndex,
-                              SaliencyMethod method, double blackValue, bool multiLabel) {
+                              SaliencyMethod method, double blackValue, bool multiLabel,
+                              bool gradCamFlipAverage) {
     network.eval();
     switch (method) {
     case SaliencyMethod::GradCam:
-        return gradCam(network, x, classIndex);
+        return gradCam(network, x, classIndex, gradCamFlipAverage);
     case SaliencyMethod::IntegratedGradients:
         return integratedGradients(network, x, classIndex, blackValue);
     case SaliencyMethod::Occlusion:
@@ -841,6 +875,14 @@ ModelCard& TorchModel::card() {
     return m->card;
 }
 
+void TorchModel::setPooling(const std::string& pooling) {
+    if (pooling != "average" && pooling != "max") {
+        throw std::invalid_argument("unknown pooling '" + pooling + "' (average or max)");
+    }
+    m->card.pooling = pooling;
+    m->network->setPooling(pooling);
+}
+
 std::vector<double> TorchModel::predict(const ImageSplit& images) {
     return plainErrors([&] { return predictImages(images); });
 }
@@ -873,7 +915,8 @@ SaliencyMap TorchModel::saliencyOf(const ImageSplit& images, std::size_t index, 
     const auto start = std::chrono::steady_clock::now();
     const auto x = inputTensor(images, index, 1, m->card.input);
     const double black = (0.0 - m->card.input.mean) / m->card.input.std;
-    auto map = saliencyAtInput(*m->network, x, classIndex, method, black, multiLabel());
+    auto map = saliencyAtInput(*m->network, x, classIndex, method, black, multiLabel(),
+                               m->card.gradCamFlipAverage);
     // Back into the image's own pixel geometry.
     if (map.size(0) != std::int64_t(images.height) || map.size(1) != std::int64_t(images.width)) {
         map = resizedMap(map, std::int64_t(images.height), std::int64_t(images.width))

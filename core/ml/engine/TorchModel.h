@@ -29,6 +29,9 @@ public:
 
     const ModelCard& card() const override;
     ModelCard& card();
+    /// Changes the global pooling ("average" or "max"; it has no weights, so a model trained
+    /// with one can be fine-tuned with the other). Throws std::invalid_argument otherwise.
+    void setPooling(const std::string& pooling);
 
     std::vector<double> predict(const ImageSplit& images) override;
     SaliencyMap saliency(const ImageSplit& images, std::size_t index, int classIndex,

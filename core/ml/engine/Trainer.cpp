@@ -180,10 +180,18 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                 "-channel images; the dataset has " + std::to_string(data.train.channels));
         }
         model->card().parentVersion = parent.version;
+        if (!options.pooling.empty()) {
+            model->setPooling(options.pooling);
+        }
+        if (options.gradCamFlipAverage) {
+            model->card().gradCamFlipAverage = true;
+        }
     } else {
         ModelCard card;
         card.architecture = options.architecture.empty() ? "resnet18" : options.architecture;
         card.width = options.width > 0 ? options.width : 64;
+        card.pooling = options.pooling.empty() ? "average" : options.pooling;
+        card.gradCamFlipAverage = options.gradCamFlipAverage;
         card.task = data.task;
         card.classNames = data.classNames;
         card.input.size = options.imageSize > 0 ? options.imageSize : int(data.train.height);
@@ -261,6 +269,7 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     status.epochs = epochs;
     status.validationAuc = std::numeric_limits<double>::quiet_NaN();
     double bestAuc = -1.0;
+    double bestLoss = std::numeric_limits<double>::infinity();
     int bestEpoch = 0;
     std::vector<std::size_t> order(data.train.count);
     for (int epoch = 1; epoch <= epochs; ++epoch) {
@@ -291,12 +300,18 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                 throw std::runtime_error("cancelled");
             }
         }
-        const ModelMetrics m = metricsForTask(
-            data.task, probabilities(model->logits(data.validation), classes, 1.0, multiLabel),
-            classes, data.validation.labels);
+        const std::vector<double> validationLogits = model->logits(data.validation);
+        const ModelMetrics m =
+            metricsForTask(data.task, probabilities(validationLogits, classes, 1.0, multiLabel),
+                           classes, data.validation.labels);
+        const double loss = negativeLogLikelihood(validationLogits, classes, data.validation.labels,
+                                                  1.0, multiLabel);
         status.validationAuc = m.auc;
-        if (m.auc > bestAuc) {
+        // Validation AUC chooses; when it ties (an easy task saturates at 1), the lower
+        // validation loss does, so training goes on while the model still improves.
+        if (m.auc > bestAuc || (m.auc == bestAuc && loss < bestLoss)) {
             bestAuc = m.auc;
+            bestLoss = loss;
             bestEpoch = epoch;
             model->keep();
         }
