@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <system_error>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -18,12 +20,29 @@ std::string newUid() {
     return buffer;
 }
 
+namespace {
+
+/// Every folder makeTempFolder made; removed when the test program ends.
+struct TempFolders {
+    std::vector<fs::path> paths;
+    ~TempFolders() {
+        for (const fs::path& path : paths) {
+            std::error_code ignored;
+            fs::remove_all(path, ignored);
+        }
+    }
+};
+
+} // namespace
+
 std::string makeTempFolder(const std::string& prefix) {
     static std::mt19937_64 random{std::random_device{}()};
+    static TempFolders made;
     const fs::path folder =
         fs::path(::testing::TempDir()) / (prefix + "-" + std::to_string(random() % 1000000000));
     fs::remove_all(folder);
     fs::create_directories(folder);
+    made.paths.push_back(folder);
     return folder.string();
 }
 

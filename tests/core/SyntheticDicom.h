@@ -67,7 +67,7 @@ struct SyntheticImage {
 /// Writes `image` to `path` (creating the parent folder). Aborts the test on failure.
 void writeSynthetic(const SyntheticImage& image, const std::string& path);
 
-/// A fresh empty folder under the test temp dir.
+/// A fresh empty folder under the test temp dir, removed when the test program ends.
 std::string makeTempFolder(const std::string& prefix);
 
 /// A new DICOM UID.
