@@ -3,6 +3,7 @@
 #include "core/domain/JsonValue.h"
 #include "core/domain/JsonWriter.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -41,6 +42,24 @@ std::string optionalText(const JsonValue& object, const std::string& key) {
 double optionalNumber(const JsonValue& object, const std::string& key, double otherwise) {
     const JsonValue* v = object.find(key);
     return v != nullptr && v->isNumber() ? v->asNumber() : otherwise;
+}
+
+/// The text `key`, which must be one of `allowed`. Absent: `otherwise`, or an error naming the
+/// field when `otherwise` is empty (the field is required).
+std::string oneOf(const JsonValue& object, const std::string& key,
+                  const std::vector<std::string>& allowed, const std::string& otherwise = {}) {
+    std::string value = otherwise.empty() ? text(object, key) : optionalText(object, key);
+    if (value.empty()) {
+        value = otherwise;
+    }
+    if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+        std::string choices;
+        for (std::size_t i = 0; i < allowed.size(); ++i) {
+            choices += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + allowed[i];
+        }
+        throw std::runtime_error("model card: '" + key + "' is '" + value + "' (" + choices + ")");
+    }
+    return value;
 }
 
 } // namespace
@@ -122,36 +141,18 @@ ModelCard ModelCard::fromJson(const std::string& textIn) {
     ModelCard card;
     card.id = text(root, "id");
     card.version = text(root, "version");
-    card.format = optionalText(root, "format");
-    if (card.format.empty()) {
-        card.format = "torch-nn";
-    }
-    if (card.format != "torch-nn" && card.format != "torchscript") {
-        throw std::runtime_error("model card: 'format' is '" + card.format +
-                                 "' (torch-nn or torchscript)");
-    }
+    card.format = oneOf(root, "format", {"torch-nn", "torchscript"}, "torch-nn");
     card.architecture = text(root, "architecture");
     card.stem = optionalText(root, "stem");
     card.width = int(optionalNumber(root, "width", 64));
-    card.pooling = optionalText(root, "pooling");
-    if (card.pooling.empty()) {
-        card.pooling = "average";
-    }
-    if (card.pooling != "average" && card.pooling != "max") {
-        throw std::runtime_error("model card: 'pooling' is '" + card.pooling +
-                                 "' (average or max)");
-    }
+    card.pooling = oneOf(root, "pooling", {"average", "max"}, "average");
     if (const JsonValue* flips = root.find("gradCamFlipAverage")) {
         if (flips->kind() != JsonValue::Kind::Bool) {
             throw std::runtime_error("model card: 'gradCamFlipAverage' is not true or false");
         }
         card.gradCamFlipAverage = flips->asBool();
     }
-    card.task = text(root, "task");
-    if (card.task != "binary" && card.task != "multi-class" && card.task != "multi-label") {
-        throw std::runtime_error("model card: 'task' is '" + card.task +
-                                 "' (binary, multi-class or multi-label)");
-    }
+    card.task = oneOf(root, "task", {"binary", "multi-class", "multi-label"});
     for (const JsonValue& name : member(root, "classNames", "", JsonValue::Kind::Array).items()) {
         if (!name.isString()) {
             throw std::runtime_error("model card: 'classNames' must hold strings");

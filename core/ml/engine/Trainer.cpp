@@ -269,7 +269,6 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     status.epochs = epochs;
     status.validationAuc = std::numeric_limits<double>::quiet_NaN();
     double bestAuc = -1.0;
-    double bestLoss = std::numeric_limits<double>::infinity();
     int bestEpoch = 0;
     std::vector<std::size_t> order(data.train.count);
     for (int epoch = 1; epoch <= epochs; ++epoch) {
@@ -300,18 +299,12 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                 throw std::runtime_error("cancelled");
             }
         }
-        const std::vector<double> validationLogits = model->logits(data.validation);
-        const ModelMetrics m =
-            metricsForTask(data.task, probabilities(validationLogits, classes, 1.0, multiLabel),
-                           classes, data.validation.labels);
-        const double loss = negativeLogLikelihood(validationLogits, classes, data.validation.labels,
-                                                  1.0, multiLabel);
+        const ModelMetrics m = metricsForTask(
+            data.task, probabilities(model->logits(data.validation), classes, 1.0, multiLabel),
+            classes, data.validation.labels);
         status.validationAuc = m.auc;
-        // Validation AUC chooses; when it ties (an easy task saturates at 1), the lower
-        // validation loss does, so training goes on while the model still improves.
-        if (m.auc > bestAuc || (m.auc == bestAuc && loss < bestLoss)) {
+        if (m.auc > bestAuc) {
             bestAuc = m.auc;
-            bestLoss = loss;
             bestEpoch = epoch;
             model->keep();
         }
