@@ -44,8 +44,14 @@ public:
     virtual NetworkOutput forwardWithFeatures(const torch::Tensor& x) = 0;
     torch::Tensor forward(const torch::Tensor& x) { return forwardWithFeatures(x).logits; }
 
-    /// "average" or "max": how globalPool reduces the last feature map.
-    void setPooling(const std::string& pooling) { m_maxPooling = pooling == "max"; }
+    /// "average" or "max": how globalPool reduces the last feature map. Throws
+    /// std::invalid_argument for anything else.
+    void setPooling(const std::string& pooling) {
+        if (pooling != "average" && pooling != "max") {
+            throw std::invalid_argument("unknown pooling '" + pooling + "' (average or max)");
+        }
+        m_maxPooling = pooling == "max";
+    }
 
 protected:
     /// The last feature map (N x C x h x w) as one vector per image (N x C).
@@ -347,9 +353,6 @@ std::shared_ptr<Network> makeNetwork(const NetworkSpec& spec) {
     if (spec.stem != "small" && spec.stem != "standard") {
         throw std::invalid_argument("unknown stem '" + spec.stem + "' (small or standard)");
     }
-    if (spec.pooling != "average" && spec.pooling != "max") {
-        throw std::invalid_argument("unknown pooling '" + spec.pooling + "' (average or max)");
-    }
     std::shared_ptr<Network> network;
     if (spec.architecture == "resnet18") {
         network = std::make_shared<ResNet>(spec, std::vector<int>{2, 2, 2, 2});
@@ -565,10 +568,6 @@ torch::Tensor gradCam(Network& network, const torch::Tensor& x, int classIndex, 
     auto cam = torch::relu((weights * out.features).sum(1, true)).detach(); // N x 1 x h x w
     if (flipAverage) {
         // Each map back into the image's orientation, then their mean.
-        if (std::getenv("RL_NORM")) {
-            const auto top = cam.amax({1, 2, 3}, true).clamp_min(1e-12);
-            cam = cam / top;
-        }
         cam = torch::stack({cam[0], cam[1].flip({2}), cam[2].flip({1}), cam[3].flip({1, 2})})
                   .mean(0, true);
     }
@@ -876,11 +875,8 @@ ModelCard& TorchModel::card() {
 }
 
 void TorchModel::setPooling(const std::string& pooling) {
-    if (pooling != "average" && pooling != "max") {
-        throw std::invalid_argument("unknown pooling '" + pooling + "' (average or max)");
-    }
-    m->card.pooling = pooling;
     m->network->setPooling(pooling);
+    m->card.pooling = pooling;
 }
 
 std::vector<double> TorchModel::predict(const ImageSplit& images) {
