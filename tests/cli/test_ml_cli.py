@@ -92,6 +92,18 @@ class TrainAndEvaluate(unittest.TestCase):
         self.assertGreater(card['metrics']['validation']['auc'], 0.9)
         self.assertEqual(card['metrics']['validation']['n'], 80)
 
+    def test_the_same_seed_trains_the_same_model(self):
+        # A reader asked "which model was this?" can retrain it: the same data, options and
+        # seed give the same weights, bit for bit; another seed gives other weights.
+        def weights(name, seed):
+            card = json.loads(run('train', '--data', self.data, '--out', self.root / name,
+                                  '--arch', 'smallcnn', '--width', '8', '--epochs', '1',
+                                  '--seed', seed, '--json', check=0).stdout)
+            return card['weightsSha256']
+        first = weights('seed-7-a', 7)
+        self.assertEqual(weights('seed-7-b', 7), first)
+        self.assertNotEqual(weights('seed-8', 8), first)
+
     def test_evaluate_prints_the_metrics_of_the_test_split(self):
         result = run('evaluate', '--model', self.model, '--data', self.data, '--json', check=0)
         metrics = json.loads(result.stdout)

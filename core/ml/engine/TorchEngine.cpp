@@ -66,8 +66,7 @@ public:
     }
 
     ModelCard createModel(const ModelCard& card, const std::string& dir, unsigned seed) override {
-        torch::manual_seed(seed);
-        ml::TorchModel model(card);
+        ml::TorchModel model(card, seed);
         model.save(dir);
         return model.card();
     }

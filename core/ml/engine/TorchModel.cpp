@@ -799,10 +799,16 @@ struct TorchModel::Impl {
     }
 };
 
-TorchModel::TorchModel(const ModelCard& card)
-    : m(std::make_unique<Impl>()) {
+TorchModel::TorchModel()
+    : m(std::make_unique<Impl>()) {}
+
+TorchModel::TorchModel(const ModelCard& card, unsigned seed)
+    : TorchModel() {
     m->card = card;
     if (card.format != "torchscript") {
+        // LibTorch seeds its default generator from the system's entropy: without this, every
+        // run starts from other weights.
+        torch::manual_seed(seed);
         m->network = networkFor(card);
     }
 }
@@ -850,7 +856,8 @@ std::shared_ptr<Network> loadScriptNetwork(const ModelCard& card, const std::str
 
 std::unique_ptr<TorchModel> TorchModel::load(const std::string& dir) {
     ModelCard card = ModelCard::read(dir);
-    auto model = std::unique_ptr<TorchModel>(new TorchModel(card));
+    auto model = std::unique_ptr<TorchModel>(new TorchModel());
+    model->m->card = card;
     if (card.format == "torchscript") {
         model->m->network = loadScriptNetwork(card, dir);
         return model;

@@ -19,9 +19,10 @@ std::string defaultStem(const std::string& stem, int inputSize);
 /// at a time.
 class TorchModel final : public Classifier {
 public:
-    /// A new, untrained network for `card` (architecture, stem, width, input, classes). Throws
+    /// A new, untrained network for `card` (architecture, stem, width, input, classes), its
+    /// weights drawn from `seed`: the same seed gives the same weights. Throws
     /// std::invalid_argument for an unknown architecture or stem.
-    explicit TorchModel(const ModelCard& card);
+    TorchModel(const ModelCard& card, unsigned seed);
     /// The package in `dir`: the card, then the weights, checked against the card's sha256 and
     /// against its architecture. Throws std::runtime_error naming the file and the problem.
     static std::unique_ptr<TorchModel> load(const std::string& dir);
@@ -61,6 +62,7 @@ public:
     void save(const std::string& dir);
 
 private:
+    TorchModel(); ///< no network yet (load fills it in)
     bool multiLabel() const { return card().task == "multi-label"; }
     std::vector<double> predictImages(const ImageSplit& images);
     SaliencyMap saliencyOf(const ImageSplit& images, std::size_t index, int classIndex,

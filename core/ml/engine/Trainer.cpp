@@ -201,7 +201,7 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
         card.input.mean = mean;
         card.input.std = std;
         card.stem = defaultStem(options.stem, card.input.size);
-        model = std::make_unique<TorchModel>(card);
+        model = std::make_unique<TorchModel>(card, options.seed);
     }
     ModelCard& card = model->card();
     const std::size_t slash = data.source.find_last_of('/');
