@@ -17,6 +17,8 @@ struct MlEngineConfig {
 
 /// How `MlEngine::train` trains a classifier. Zero or empty fields take defaults that work on
 /// MedMNIST-sized data without tuning.
+class Classifier;
+
 struct TrainOptions {
     std::string architecture = "resnet18"; ///< resnet18, resnet34, densenet121, smallcnn
     std::string stem;                      ///< small or standard; empty: from the input size
@@ -28,11 +30,17 @@ struct TrainOptions {
     int imageSize = 0;               ///< input pixels; 0: the dataset's own
     int batchSize = 0;
     double learningRate = 0.0;
-    int patience = 0;   ///< epochs without a better validation AUC before stopping; 0: default
+    int patience = 0;   ///< epochs without a better selection score before stopping; 0: default
     unsigned seed = 1;  ///< the same seed, data and threads give the same model
     std::string outDir; ///< the model package is written here (created)
     std::string id;     ///< model id for the card; empty: from the dataset and architecture
     std::string parent; ///< a model folder to fine-tune from (same architecture and classes)
+    /// What an epoch is chosen by, higher being better: called after each epoch with the model
+    /// as it stands (inference mode) and that epoch's validation AUC. Empty: the validation AUC
+    /// alone. For a task whose AUC saturates early, the score can add what else matters (the
+    /// demo adds where Grad-CAM points on validation images). The first best epoch is kept.
+    std::function<double(Classifier& model, double validationAuc)> selectionScore;
+    std::string selectionName; ///< what selectionScore measures, for the card
 };
 
 /// Where a training run is; passed to the observer after every batch and epoch.

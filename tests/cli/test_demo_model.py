@@ -62,6 +62,8 @@ class DemoModel(unittest.TestCase):
         self.assertGreaterEqual(self.report['gradcamPeakInLesion'], 0.9)
         self.assertEqual(card['pooling'], 'max')
         self.assertTrue(card['gradCamFlipAverage'])
+        # The fine-tuned epoch was chosen on validation by where Grad-CAM points too.
+        self.assertIn('Grad-CAM', card['training']['selection'])
         self.assertEqual(card['metrics']['test']['n'], 200)
         # Nothing half-written is left beside it.
         self.assertEqual([p.name for p in self.model.parent.iterdir() if 'partial' in p.name], [])

@@ -268,7 +268,8 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     TrainStatus status;
     status.epochs = epochs;
     status.validationAuc = std::numeric_limits<double>::quiet_NaN();
-    double bestAuc = -1.0;
+    double bestScore = -std::numeric_limits<double>::infinity();
+    double bestAuc = std::numeric_limits<double>::quiet_NaN();
     int bestEpoch = 0;
     std::vector<std::size_t> order(data.train.count);
     for (int epoch = 1; epoch <= epochs; ++epoch) {
@@ -303,7 +304,9 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
             data.task, probabilities(model->logits(data.validation), classes, 1.0, multiLabel),
             classes, data.validation.labels);
         status.validationAuc = m.auc;
-        if (m.auc > bestAuc) {
+        const double score = options.selectionScore ? options.selectionScore(*model, m.auc) : m.auc;
+        if (score > bestScore) {
+            bestScore = score;
             bestAuc = m.auc;
             bestEpoch = epoch;
             model->keep();
@@ -333,6 +336,7 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     card.training["validationImages"] = std::to_string(data.validation.count);
     card.training["epochs"] = std::to_string(status.epoch);
     card.training["bestEpoch"] = std::to_string(bestEpoch);
+    card.training["selection"] = options.selectionScore ? options.selectionName : "validation AUC";
     card.training["seconds"] = std::to_string(int(std::lround(seconds())));
     card.training["recipe"] = "AdamW lr " + std::to_string(learningRate) + ", batch " +
                               std::to_string(batch) +
