@@ -339,7 +339,12 @@ void AiPanel::onExplained(std::shared_ptr<const AiExplanation> result) {
         card && std::size_t(result->map.classIndex) < card->classNames.size()
             ? QString::fromStdString(card->classNames[std::size_t(result->map.classIndex)])
             : QString::number(result->map.classIndex);
-    overlay->title = methodTitle(result->map.method) + QStringLiteral(": ") + className;
+    // A flip-averaged Grad-CAM (the card asks for it) says so: it is not the textbook map.
+    const QString method =
+        result->map.method == SaliencyMethod::GradCam && card && card->gradCamFlipAverage
+            ? tr("Grad-CAM, flip-averaged")
+            : methodTitle(result->map.method);
+    overlay->title = method + QStringLiteral(": ") + className;
     if (result->hasFaithfulness) {
         overlay->note = tr("deletion %1, insertion %2")
                             .arg(result->faithfulness.deletionAuc, 0, 'f', 3)

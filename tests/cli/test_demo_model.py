@@ -108,7 +108,7 @@ class DemoModel(unittest.TestCase):
         truth = [line.split() for line in manifest.splitlines() if line.startswith('chest-truth')]
         first = next(t for t in truth if t[3] == '1')
         self.assertEqual(reading['series'], first[2])
-        self.assertEqual(reading['overlay'], 'Grad-CAM: nodule')
+        self.assertEqual(reading['overlay'], 'Grad-CAM, flip-averaged: nodule')
         rows = dict(row.split('|', 1) for row in reading['probabilities'])
         self.assertGreater(float(rows['nodule'].split('|')[0].rstrip(' %')), 50.0)
         column, row = reading['peak']
