@@ -35,11 +35,11 @@ struct DemoChestReport {
 /// 16 at 128 px: 6 epochs with average pooling, then 10 fine-tuned with max pooling and
 /// flip-averaged Grad-CAM, keeping the fine-tuned epoch best by validation AUC plus the share of
 /// validation nodules with the Grad-CAM maximum inside; the normal defaults otherwise) into
-/// `dir`, then measures it on the
-/// test split: AUC, accuracy, and where the Grad-CAM maximum of the "nodule" class falls on
-/// each positive image. The figures are written into the card (metrics "test", training
-/// "gradcam-peak-in-lesion"). About two minutes on two cores. Throws std::runtime_error on
-/// failure ("cancelled" when the observer said stop; nothing is written then).
+/// `dir`, then measures it on the test split: AUC, accuracy, and where the Grad-CAM maximum of
+/// the "nodule" class falls on each positive image. The figures are written into the card (metrics
+/// "test", training "gradcam-peak-in-lesion"). About two minutes on two cores. Throws
+/// std::runtime_error on failure ("cancelled" when the observer said stop; nothing is written
+/// then).
 DemoChestReport trainDemoChestModel(MlEngine& engine, const std::string& dir,
                                     const TrainObserver& observer = {});
 

@@ -15,10 +15,10 @@ struct MlEngineConfig {
     int threads = 0; ///< intra-op threads; 0 uses every core
 };
 
-/// How `MlEngine::train` trains a classifier. Zero or empty fields take defaults that work on
-/// MedMNIST-sized data without tuning.
 class Classifier;
 
+/// How `MlEngine::train` trains a classifier. Zero or empty fields take defaults that work on
+/// MedMNIST-sized data without tuning.
 struct TrainOptions {
     std::string architecture = "resnet18"; ///< resnet18, resnet34, densenet121, smallcnn
     std::string stem;                      ///< small or standard; empty: from the input size
