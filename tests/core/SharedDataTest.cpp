@@ -27,7 +27,7 @@ std::string dataFolder(const std::string& name) {
 #define REQUIRE_DATA(folder)                                                                       \
     if (!fs::is_directory(folder)) {                                                               \
         GTEST_SKIP() << "shared data not found at " << folder                                      \
-                     << " (set RADIOLENS_DATA_DIR to the ../shared/data folder)";                  \
+                     << " (set RADIOLENS_DATA_DIR to the ../shared/data folder; issue 3)";         \
     }
 
 std::vector<std::string> filesOf(const std::string& folder) {

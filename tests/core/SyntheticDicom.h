@@ -23,7 +23,7 @@
 #define REQUIRE_PYDICOM()                                                                          \
     if (!std::filesystem::is_directory(RADIOLENS_PYDICOM_FILES)) {                                 \
         GTEST_SKIP() << "pydicom test files not found at " << RADIOLENS_PYDICOM_FILES              \
-                     << " (apt-get install python3-pydicom)";                                      \
+                     << " (apt-get install python3-pydicom; issue 3)";                             \
     }
 
 namespace radiolens::test {

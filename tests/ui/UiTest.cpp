@@ -329,7 +329,7 @@ TEST(MainWindow, LoadsTheAiEngineOnlyWhenAskedAndInTheBackground) {
     // Only a build configured with RADIOLENS_BUILD_ML=OFF has no plugin; the README's build
     // (and CI) has it, so this runs there (issue 3: the ML layer is a plugin).
     if (!ok && description.contains(QStringLiteral("cannot load the ML plugin"))) {
-        GTEST_SKIP() << "ML plugin not built (RADIOLENS_BUILD_ML=OFF): "
+        GTEST_SKIP() << "ML plugin not built (RADIOLENS_BUILD_ML=OFF; issue 3): "
                      << description.toStdString();
     }
     ASSERT_TRUE(ok) << description.toStdString();
