@@ -13,6 +13,10 @@ namespace radiolens {
 /// Settings the ML engine takes when it is created.
 struct MlEngineConfig {
     int threads = 0; ///< intra-op threads; 0 uses every core
+    /// Inference through plans (BatchNorm folded, weights prepared once for oneDNN); false
+    /// runs LibTorch's module forward as a program using LibTorch directly would (the
+    /// inference benchmark's baseline). Results agree to rounding.
+    bool inferencePlans = true;
 };
 
 class Classifier;

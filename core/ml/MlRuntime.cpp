@@ -32,14 +32,7 @@ bool MlRuntime::isLoaded() {
     return g_loaded.load(std::memory_order_acquire);
 }
 
-MlEngine& MlRuntime::engine() {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    if (g_engine) {
-        return *g_engine;
-    }
-    // Read by libgomp and OpenBLAS when they are loaded, i.e. by the dlopen below.
-    setenv("OMP_WAIT_POLICY", "passive", 0);
-    setenv("OPENBLAS_NUM_THREADS", "1", 0);
+std::unique_ptr<MlEngine> MlRuntime::createEngine(const MlEngineConfig& config) {
     const std::string path = pluginPath();
     // The handle is kept for the life of the process: LibTorch does not support unloading.
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -53,14 +46,25 @@ MlEngine& MlRuntime::engine() {
     if (create == nullptr) {
         throw std::runtime_error(path + " is not a Radiolens ML plugin (no entry point)");
     }
-    MlEngineConfig config;
-    config.threads = int(std::max(1u, std::thread::hardware_concurrency()));
     char error[512] = {0};
     MlEngine* engine = create(&config, error, int(sizeof error));
     if (engine == nullptr) {
         throw std::runtime_error(std::string("the ML engine did not start: ") + error);
     }
-    g_engine.reset(engine);
+    return std::unique_ptr<MlEngine>(engine);
+}
+
+MlEngine& MlRuntime::engine() {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    if (g_engine) {
+        return *g_engine;
+    }
+    // Read by libgomp and OpenBLAS when they are loaded, i.e. by the dlopen in createEngine.
+    setenv("OMP_WAIT_POLICY", "passive", 0);
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
+    MlEngineConfig config;
+    config.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    g_engine = createEngine(config);
     g_loaded.store(true, std::memory_order_release);
     return *g_engine;
 }

@@ -2,6 +2,7 @@
 
 #include "core/ml/MlEngine.h"
 
+#include <memory>
 #include <string>
 
 namespace radiolens {
@@ -20,6 +21,11 @@ public:
     /// The engine, loading the plugin if needed. Throws std::runtime_error with the plugin path
     /// and the loader's reason when it cannot be loaded.
     static MlEngine& engine();
+    /// A further engine of the plugin with its own `config`, owned by the caller; the plugin
+    /// is opened if needed, without touching the environment (engine() sets it first). For
+    /// comparisons, as the inference benchmark's baseline and the inference-plan tests do.
+    /// Throws std::runtime_error as engine() does.
+    static std::unique_ptr<MlEngine> createEngine(const MlEngineConfig& config);
     /// True once the plugin is loaded and the engine created.
     static bool isLoaded();
     /// Where the plugin is looked for: $RADIOLENS_ML_PLUGIN, else next to the executable's

@@ -1,17 +1,16 @@
 // One process of the inference benchmark (tests/bench/bench_inference.py runs it):
 //   bench_inference --create DIR                  write an untrained ResNet-18 (224 px, standard
 //                                                 stem, 1 channel, 2 classes) package
-//   bench_inference --mode radiolens|default DIR [--runs N] [--saliency]
+//   bench_inference --mode radiolens|modules|default DIR [--runs N] [--saliency]
 // "radiolens" opens the engine as the application does (MlRuntime: two threads, passive
-// OpenMP waiting, one BLAS thread). "default" opens the same plugin without touching the
-// environment and keeps LibTorch's own thread count (one here: LibTorch 1.13 reports one core),
-// as a program using Debian's LibTorch with its defaults would run. Batch 1, 224 x 224; median
-// of N runs after 5 warm-up runs. Prints one JSON line.
+// OpenMP waiting, one BLAS thread, inference plans). "default" opens the same plugin without
+// touching the environment, keeps LibTorch's own thread count (one here: LibTorch 1.13 reports
+// one core) and runs the module's own forward, as a program using Debian's LibTorch with its
+// defaults would. "modules" is the application's threads and waiting without the plans. Batch
+// 1, 224 x 224; median of N runs after 5 warm-up runs. Prints one JSON line.
 
 #include "core/ml/MlEngine.h"
 #include "core/ml/MlRuntime.h"
-
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +21,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace radiolens;
@@ -38,24 +38,6 @@ double medianSeconds(int runs, const std::function<void()>& work) {
     }
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
-}
-
-MlEngine* defaultEngine() {
-    const std::string path = MlRuntime::pluginPath();
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
-        throw std::runtime_error(dlerror());
-    }
-    using Create = MlEngine* (*)(const MlEngineConfig*, char*, int);
-    auto create = reinterpret_cast<Create>(dlsym(handle, "radiolens_create_ml_engine"));
-    MlEngineConfig config;
-    config.threads = 1; // what LibTorch 1.13 chooses by itself on these machines
-    char error[256] = {0};
-    MlEngine* engine = create(&config, error, sizeof error);
-    if (engine == nullptr) {
-        throw std::runtime_error(error);
-    }
-    return engine;
 }
 
 } // namespace
@@ -77,11 +59,16 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (args.size() < 3 || args[0] != "--mode") {
-            std::fprintf(stderr, "usage: bench_inference --create DIR | --mode radiolens|default "
-                                 "DIR [--runs N] [--saliency]\n");
+            std::fprintf(stderr,
+                         "usage: bench_inference --create DIR | --mode radiolens|modules|default "
+                         "DIR [--runs N] [--saliency]\n");
             return 2;
         }
-        const bool ours = args[1] == "radiolens";
+        const std::string mode = args[1];
+        if (mode != "radiolens" && mode != "modules" && mode != "default") {
+            std::fprintf(stderr, "bench_inference: unknown mode %s\n", mode.c_str());
+            return 2;
+        }
         const std::string dir = args[2];
         int runs = 30;
         bool saliency = false;
@@ -92,7 +79,21 @@ int main(int argc, char** argv) {
                 saliency = true;
             }
         }
-        MlEngine* engine = ours ? &MlRuntime::engine() : defaultEngine();
+        std::unique_ptr<MlEngine> baseline;
+        if (mode == "modules") {
+            // As MlRuntime::engine() does before opening the plugin.
+            setenv("OMP_WAIT_POLICY", "passive", 0);
+            setenv("OPENBLAS_NUM_THREADS", "1", 0);
+        }
+        if (mode != "radiolens") {
+            MlEngineConfig config;
+            // One thread is what LibTorch 1.13 chooses by itself here.
+            config.threads =
+                mode == "modules" ? int(std::max(1u, std::thread::hardware_concurrency())) : 1;
+            config.inferencePlans = false; // the module's own forward, BatchNorm layers and all
+            baseline = MlRuntime::createEngine(config);
+        }
+        MlEngine* engine = baseline ? baseline.get() : &MlRuntime::engine();
         std::unique_ptr<Classifier> model = engine->loadClassifier(dir);
         ImageSplit image;
         image.count = 1;
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
             model->predict(image);
         }
         const double inference = medianSeconds(runs, [&] { model->predict(image); });
-        std::printf("{\"mode\":\"%s\",\"threads\":%d,\"inferenceMs\":%.3f", args[1].c_str(),
+        std::printf("{\"mode\":\"%s\",\"threads\":%d,\"inferenceMs\":%.3f", mode.c_str(),
                     engine->threads(), inference * 1e3);
         if (saliency) {
             model->saliency(image, 0, 1, SaliencyMethod::GradCam);

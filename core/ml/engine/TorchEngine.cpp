@@ -21,7 +21,8 @@ namespace {
 
 class TorchEngine final : public MlEngine {
 public:
-    explicit TorchEngine(const MlEngineConfig& config) {
+    explicit TorchEngine(const MlEngineConfig& config)
+        : m_inferencePlans(config.inferencePlans) {
         // LibTorch 1.13 on these machines reports one core and defaults to one thread.
         m_threads = std::max(1, config.threads);
         torch::set_num_threads(m_threads);
@@ -62,7 +63,9 @@ public:
     }
 
     std::unique_ptr<Classifier> loadClassifier(const std::string& dir) override {
-        return ml::TorchModel::load(dir);
+        auto model = ml::TorchModel::load(dir);
+        model->setInferencePlans(m_inferencePlans);
+        return model;
     }
 
     ModelCard createModel(const ModelCard& card, const std::string& dir, unsigned seed) override {
@@ -73,6 +76,7 @@ public:
 
 private:
     int m_threads = 1;
+    bool m_inferencePlans = true;
 };
 
 } // namespace

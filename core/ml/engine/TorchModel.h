@@ -30,6 +30,11 @@ public:
 
     const ModelCard& card() const override;
     ModelCard& card();
+    /// Whether inference (predict, Grad-CAM's forward pass, occlusion, faithfulness) runs
+    /// through an inference plan: BatchNorm folded into the convolutions and weights prepared
+    /// once for oneDNN (ResNet and the small CNN; on by default). Off: LibTorch's module
+    /// forward, as a program using LibTorch directly runs it. Results agree to rounding.
+    void setInferencePlans(bool on);
     /// Changes the global pooling ("average" or "max"; it has no weights, so a model trained
     /// with one can be fine-tuned with the other). Throws std::invalid_argument otherwise.
     void setPooling(const std::string& pooling);
