@@ -117,7 +117,7 @@ private:
 /// and reorders every weight and activation at every convolution. ResNet-18 at 224 px, batch 1,
 /// 2 threads: 17.0 ms against 26.5 ms through the modules, in the same run
 /// (tests/bench/bench_inference.py). Built from the weights as they are; the network drops it
-/// when they change. Inference tensors throughout: no autograd.
+/// when they change. Used without autograd.
 class InferencePlan {
 public:
     virtual ~InferencePlan() = default;
