@@ -51,4 +51,7 @@ int runClassify(const std::vector<std::string>& argv);
 int runDemoModel(const std::vector<std::string>& argv);
 extern const char* const kMlCommandsHelp;
 
+/// The patient-forecast commands (ForecastCommands.cpp): forecast import.
+int runForecast(const std::vector<std::string>& argv);
+
 } // namespace radiolens::cli

@@ -1,7 +1,7 @@
 // radiolens-cli: headless Radiolens. Subcommands index, info, convert, demo, engine, train,
-// evaluate and classify; each has --help. Exit code 0 on success; otherwise 1 (or 2 for a usage
-// error) with a one-line reason on stderr. No Qt and no LibTorch are linked: the engine and ML
-// commands open the ML plugin at run time.
+// evaluate, classify, demo-model and forecast; each has --help. Exit code 0 on success; otherwise 1
+// (or 2 for a usage error) with a one-line reason on stderr. No Qt and no LibTorch are linked: the
+// engine and ML commands open the ML plugin at run time.
 
 #include "core/dicom/DemoStudy.h"
 #include "core/dicom/SeriesLoader.h"
@@ -591,6 +591,8 @@ Commands:
   convert PATH OUT       write one series as .mha, .nrrd or .nii.gz with geometry and HU
   demo                   write the built-in demo study and print its folder
   engine                 load the machine-learning engine and print what it runs on
+  forecast import PATH   import vitals and labs (PhysioNet 2012, long CSV, FHIR) and report
+                         what the cleaning rules kept and dropped
 %s
 'radiolens-cli COMMAND --help' describes a command. Exit code 0 on success, 1 on failure,
 2 on a usage error; the reason is printed on one line on stderr.
@@ -620,6 +622,7 @@ int main(int argc, char** argv) {
         {"index", runIndex},       {"info", runInfo},         {"convert", runConvert},
         {"demo", runDemo},         {"engine", runEngine},     {"train", runTrain},
         {"evaluate", runEvaluate}, {"classify", runClassify}, {"demo-model", runDemoModel},
+        {"forecast", runForecast},
     };
     const auto command = commands.find(args.front());
     if (command == commands.end()) {

@@ -256,5 +256,53 @@ class LibTorchStaysOut(DemoStudyMixin, unittest.TestCase):
         self.assertNotIn('libQt6', ldd)
 
 
+class ForecastImport(unittest.TestCase):
+    """forecast import: PhysioNet 2012 records from the shared data, and a damaged folder whose
+    problems must be reported with file and line while the rest imports."""
+
+    def test_physionet_set_a_with_outcomes(self):
+        set_a = DATA / 'physionet2012' / 'set-a'
+        if not set_a.is_dir():
+            self.skipTest(f'shared data missing: {set_a} (issue 7)')
+        result = run('forecast', 'import', set_a, '--outcomes',
+                     DATA / 'physionet2012' / 'Outcomes-a.txt', '--json', check=0)
+        report = json.loads(result.stdout)
+        self.assertEqual(report['files'], 4000)
+        self.assertEqual(report['stays'] + len(report['staysWithoutData']), 4000)
+        self.assertEqual(report['deaths'], 554)
+        self.assertEqual(report['outcomesMissing'], 0)
+        self.assertGreater(report['observations'], 1_500_000)
+        self.assertGreater(report['dropped']['impossible value'], 0)
+        self.assertGreater(report['droppedByVariable']['Height: missing marker (-1)'], 1000)
+        text = run('forecast', 'import', set_a, check=0).stdout
+        self.assertIn('stays without any time-series value, left out: 3', text)
+
+    def test_damaged_records_are_reported_and_the_rest_imports(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = pathlib.Path(tmp) / 'records'
+            folder.mkdir()
+            (folder / '7.txt').write_text('Time,Parameter,Value\n00:00,RecordID,7\n'
+                                          '00:05,HR,71\n00:06,HR\n00:07,Glucose,high\n'
+                                          '00:08,Sparkle,1\n')
+            (folder / '8.txt').write_text('Time,Parameter,Value\n00:00,RecordID,8\n')
+            result = run('forecast', 'import', folder, '--json', check=0)
+            report = json.loads(result.stdout)
+            self.assertEqual(report['stays'], 1)
+            self.assertEqual(report['staysWithoutData'], ['8'])
+            self.assertEqual(report['dropped']['unparseable row'], 2)
+            self.assertEqual(report['droppedByVariable']['Sparkle: unknown variable'], 1)
+            self.assertIn('records/7.txt:4: expected Time,Parameter,Value, found 2 fields',
+                          report['problems'])
+            self.assertIn("records/7.txt:5: the value 'high' of Glucose is not a number",
+                          report['problems'])
+
+    def test_errors(self):
+        run('forecast', check=2)
+        self.assertIn('usage: radiolens-cli forecast import', run('forecast', '--help', check=0).stdout)
+        result = run('forecast', 'import', '/nonexistent/records.csv', check=1)
+        self.assertIn('/nonexistent/records.csv', result.stderr)
+        self.assertEqual(result.stderr.count('\n'), 1, result.stderr)
+
+
 if __name__ == '__main__':
     unittest.main()
