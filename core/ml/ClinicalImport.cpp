@@ -48,6 +48,33 @@ std::string lower(std::string text) {
     return text;
 }
 
+/// The next line of `in` that is not blank, without its CR; `number` counts every line read.
+bool nextLine(std::istream& in, std::string& line, int& number) {
+    while (std::getline(in, line)) {
+        ++number;
+        if (!line.empty() && line.back() == '\r') {
+            line.pop_back();
+        }
+        if (!trimmed(line).empty()) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/// Makes `stay`'s times hours since its first observation; returns that first time (infinite
+/// when there is none).
+double startAtFirstObservation(PatientStay& stay) {
+    double first = INFINITY;
+    for (const auto& o : stay.observations) {
+        first = std::min(first, o.hours);
+    }
+    for (auto& o : stay.observations) {
+        o.hours -= first;
+    }
+    return first;
+}
+
 /// A finite number filling the whole of `text`.
 bool parseNumber(const std::string& text, double& value) {
     if (text.empty()) {
@@ -237,15 +264,8 @@ void readPhysioNetRecord(const fs::path& path, PatientStay& stay, Cleaner& clean
     }
     std::string line;
     int number = 0;
-    while (std::getline(in, line)) {
-        ++number;
-        if (!line.empty() && line.back() == '\r') {
-            line.pop_back();
-        }
+    while (nextLine(in, line, number)) {
         if (number == 1 && line.rfind("Time,", 0) == 0) {
-            continue;
-        }
-        if (trimmed(line).empty()) {
             continue;
         }
         ++report.rows;
@@ -294,14 +314,7 @@ void applyOutcomes(ClinicalDataset& data, const std::string& file) {
     std::map<std::string, int> outcomes;
     int number = 1;
     const std::string name = fs::path(file).filename().string();
-    while (std::getline(in, line)) {
-        ++number;
-        if (!line.empty() && line.back() == '\r') {
-            line.pop_back();
-        }
-        if (trimmed(line).empty()) {
-            continue;
-        }
+    while (nextLine(in, line, number)) {
         const auto f = fields(line);
         double value = 0.0;
         const std::string where = name + ":" + std::to_string(number);
@@ -429,14 +442,7 @@ ClinicalDataset importLongCsv(const std::string& file) {
     std::map<std::string, std::size_t> index;
     int form = 0; // 1: hours since admission; 2: ISO date-times
     int number = 1;
-    while (std::getline(in, line)) {
-        ++number;
-        if (!line.empty() && line.back() == '\r') {
-            line.pop_back();
-        }
-        if (trimmed(line).empty()) {
-            continue;
-        }
+    while (nextLine(in, line, number)) {
         ++data.report.rows;
         const auto f = fields(line);
         const std::string where = name + ":" + std::to_string(number);
@@ -490,13 +496,7 @@ ClinicalDataset importLongCsv(const std::string& file) {
     if (form == 2) {
         // Hours since each patient's first row.
         for (auto& stay : data.stays) {
-            double first = INFINITY;
-            for (const auto& o : stay.observations) {
-                first = std::min(first, o.hours);
-            }
-            for (auto& o : stay.observations) {
-                o.hours -= first;
-            }
+            startAtFirstObservation(stay);
         }
     }
     finish(data);
@@ -635,13 +635,7 @@ ClinicalDataset importFhirBundle(const std::string& file) {
         }
     }
     for (auto& stay : data.stays) {
-        double first = INFINITY;
-        for (const auto& o : stay.observations) {
-            first = std::min(first, o.hours);
-        }
-        for (auto& o : stay.observations) {
-            o.hours -= first;
-        }
+        const double first = startAtFirstObservation(stay);
         const auto b = birth.find(stay.id);
         if (b != birth.end() && std::isfinite(first) && std::isnan(stay.age)) {
             stay.age = std::floor((first - b->second) / (24.0 * 365.2425));

@@ -5,6 +5,8 @@
 #include "core/domain/PatientSeries.h"
 #include "core/ml/ClinicalImport.h"
 
+#include "tests/common/Scratch.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,13 +19,7 @@ using namespace radiolens;
 
 namespace {
 
-fs::path scratch(const std::string& name) {
-    const char* base = std::getenv("TEST_TMPDIR");
-    const fs::path dir = fs::path(base ? base : "/tmp") / name;
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
+using test::scratch;
 
 void write(const fs::path& path, const std::string& text) {
     std::ofstream(path) << text;

@@ -7,6 +7,8 @@
 #include "core/ml/Metrics.h"
 #include "core/ml/NpyArchive.h"
 
+#include "tests/common/Scratch.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,13 +23,7 @@ using namespace radiolens;
 
 namespace {
 
-fs::path scratch(const std::string& name) {
-    const char* base = std::getenv("TEST_TMPDIR");
-    const fs::path dir = fs::path(base ? base : "/tmp") / name;
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
+using test::scratch;
 
 std::string thrownMessage(const std::function<void()>& f) {
     try {
