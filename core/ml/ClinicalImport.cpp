@@ -399,7 +399,9 @@ std::string ImportReport::summary() const {
     return out.str();
 }
 
-ClinicalDataset importPhysioNet2012(const std::string& folder) {
+namespace {
+
+ClinicalDataset readPhysioNet2012(const std::string& folder) {
     std::error_code ec;
     if (!fs::is_directory(folder, ec)) {
         throw std::runtime_error(folder + ": not a folder of PhysioNet 2012 records");
@@ -421,11 +423,10 @@ ClinicalDataset importPhysioNet2012(const std::string& folder) {
         readPhysioNetRecord(files[i], data.stays[i], cleaner, data.report);
     }
     data.report.files = files.size();
-    finish(data);
     return data;
 }
 
-ClinicalDataset importLongCsv(const std::string& file) {
+ClinicalDataset readLongCsv(const std::string& file) {
     std::ifstream in = openText(file);
     ClinicalDataset data;
     data.report.files = 1;
@@ -499,11 +500,10 @@ ClinicalDataset importLongCsv(const std::string& file) {
             startAtFirstObservation(stay);
         }
     }
-    finish(data);
     return data;
 }
 
-ClinicalDataset importFhirBundle(const std::string& file) {
+ClinicalDataset readFhirBundle(const std::string& file) {
     std::ifstream in = openText(file);
     std::stringstream text;
     text << in.rdbuf();
@@ -537,7 +537,6 @@ ClinicalDataset importFhirBundle(const std::string& file) {
     };
     std::map<std::string, double> birth; // hours since 1970
     if (entries == nullptr || !entries->isArray()) {
-        finish(data);
         return data;
     }
     for (std::size_t e = 0; e < entries->items().size(); ++e) {
@@ -641,6 +640,25 @@ ClinicalDataset importFhirBundle(const std::string& file) {
             stay.age = std::floor((first - b->second) / (24.0 * 365.2425));
         }
     }
+    return data;
+}
+
+} // namespace
+
+ClinicalDataset importPhysioNet2012(const std::string& folder) {
+    ClinicalDataset data = readPhysioNet2012(folder);
+    finish(data);
+    return data;
+}
+
+ClinicalDataset importLongCsv(const std::string& file) {
+    ClinicalDataset data = readLongCsv(file);
+    finish(data);
+    return data;
+}
+
+ClinicalDataset importFhirBundle(const std::string& file) {
+    ClinicalDataset data = readFhirBundle(file);
     finish(data);
     return data;
 }
@@ -652,18 +670,43 @@ ClinicalDataset importClinical(const std::vector<std::string>& paths,
         std::error_code ec;
         const std::string extension = lower(fs::path(path).extension().string());
         if (fs::is_directory(path, ec)) {
-            merge(all, importPhysioNet2012(path));
+            merge(all, readPhysioNet2012(path));
         } else if (extension == ".csv") {
-            merge(all, importLongCsv(path));
+            merge(all, readLongCsv(path));
         } else if (extension == ".json") {
-            merge(all, importFhirBundle(path));
+            merge(all, readFhirBundle(path));
         } else {
             throw std::runtime_error(path + ": neither a folder of PhysioNet records, a .csv nor "
                                             "a FHIR .json bundle");
         }
     }
+    // One stay per id: values from several inputs (a CSV of labs, a FHIR bundle of vitals) join.
     std::stable_sort(all.stays.begin(), all.stays.end(),
                      [](const PatientStay& a, const PatientStay& b) { return a.id < b.id; });
+    std::vector<PatientStay> joined;
+    for (auto& stay : all.stays) {
+        if (joined.empty() || joined.back().id != stay.id) {
+            joined.push_back(std::move(stay));
+            continue;
+        }
+        PatientStay& into = joined.back();
+        for (int i = 0; i < 4; ++i) {
+            if (std::isnan(into.staticValue(i))) {
+                into.setStatic(i, stay.staticValue(i));
+            }
+        }
+        if (std::isnan(into.weight)) {
+            into.weight = stay.weight;
+        }
+        into.source += ", " + stay.source;
+        into.observations.insert(into.observations.end(), stay.observations.begin(),
+                                 stay.observations.end());
+        std::stable_sort(
+            into.observations.begin(), into.observations.end(),
+            [](const Observation& a, const Observation& b) { return a.hours < b.hours; });
+    }
+    all.stays = std::move(joined);
+    finish(all);
     if (!outcomesFile.empty()) {
         applyOutcomes(all, outcomesFile);
     }

@@ -67,7 +67,8 @@ ClinicalDataset importLongCsv(const std::string& file);
 ClinicalDataset importFhirBundle(const std::string& file);
 
 /// Imports every path by what it is (a folder: PhysioNet 2012; .csv: long CSV; .json: FHIR)
-/// and merges them (a stay id seen twice keeps both sets of values). With `outcomesFile`
+/// and merges them: stays with the same id become one (values of all inputs, each static from
+/// the first input that has it; times as each input gives them). With `outcomesFile`
 /// (PhysioNet's `Outcomes-*.txt`, or any CSV with an id column, RecordID or patient_id, and an
 /// In-hospital_death or outcome column), sets each stay's outcome and counts stays it misses.
 ClinicalDataset importClinical(const std::vector<std::string>& paths,

@@ -226,6 +226,24 @@ TEST(ClinicalImport, FhirObservationsWithPanelsAndPatients) {
     EXPECT_TRUE(mentions(set.report, "bundle.json: entry 5: no numeric valueQuantity"));
 }
 
+TEST(ClinicalImport, OneStayPerIdAcrossInputs) {
+    const fs::path dir = scratch("joined");
+    write(dir / "labs.csv", "patient_id,time,variable,value\n9,2.0,Glucose,120\n9,0.5,Age,61\n");
+    // Only statics here: not a stay without data, since the other inputs have its values.
+    write(dir / "people.csv", "patient_id,time,variable,value\n9,0,Gender,M\n");
+    write(dir / "vitals.csv", "patient_id,time,variable,value\n9,1.0,HR,80\n9,0.5,Age,99\n");
+    const ClinicalDataset set =
+        importClinical({(dir / "people.csv").string(), (dir / "labs.csv").string(),
+                        (dir / "vitals.csv").string()});
+    ASSERT_EQ(set.stays.size(), 1u);
+    EXPECT_TRUE(set.report.staysWithoutData.empty());
+    EXPECT_EQ(set.stays[0].gender, 1);
+    EXPECT_EQ(set.stays[0].age, 61); // the first input's
+    ASSERT_EQ(set.stays[0].observations.size(), 2u);
+    EXPECT_EQ(set.stays[0].observations[0].variable, clinicalVariableIndex("HR"));
+    EXPECT_EQ(set.stays[0].observations[1].variable, clinicalVariableIndex("Glucose"));
+}
+
 TEST(ClinicalImport, RefusesWhatIsNotClinicalData) {
     const fs::path dir = scratch("not-clinical");
     write(dir / "x.json", R"({"resourceType": "Patient"})");
