@@ -91,9 +91,14 @@ public:
     }
 
     /// The last feature map (N x C x h x w) pooled and classified: N x classes logits.
-    virtual torch::Tensor classify(const torch::Tensor& lastMap) = 0;
+    torch::Tensor classify(const torch::Tensor& lastMap) { return m_fc(globalPool(lastMap)); }
 
 protected:
+    /// Registers the final linear layer under `name` (its name in saved weights).
+    void addClassifier(const std::string& name, int features, int classes) {
+        m_fc = register_module(name, torch::nn::Linear(features, classes));
+    }
+
     /// This architecture's plan, from its current eval-mode weights; nullptr when it has none.
     virtual std::unique_ptr<InferencePlan> makePlan() { return nullptr; }
 
@@ -105,6 +110,7 @@ protected:
 private:
     InferencePlan* plan();
 
+    torch::nn::Linear m_fc{nullptr};
     bool m_maxPooling = false;
     bool m_usePlans = true;
     bool m_planBuilt = false;
@@ -308,7 +314,7 @@ public:
             }
             stages.push_back(register_module("layer" + std::to_string(s + 1), stage));
         }
-        fc = register_module("fc", nn::Linear(in, spec.classes));
+        addClassifier("fc", in, spec.classes);
         initialise(*this);
     }
 
@@ -332,10 +338,6 @@ public:
             }
         }
         return classify(y);
-    }
-
-    torch::Tensor classify(const torch::Tensor& lastMap) override {
-        return fc(globalPool(lastMap));
     }
 
 protected:
@@ -362,7 +364,6 @@ private:
     nn::Conv2d stem{nullptr};
     nn::BatchNorm2d bn{nullptr};
     std::vector<nn::Sequential> stages;
-    nn::Linear fc{nullptr};
 };
 
 class ResNetPlan final : public InferencePlan {
@@ -458,7 +459,7 @@ public:
             body.push_back(register_module("denseblock" + std::to_string(b + 1), block));
         }
         finalBn = register_module("norm5", nn::BatchNorm2d(channels));
-        fc = register_module("classifier", nn::Linear(channels, spec.classes));
+        addClassifier("classifier", channels, spec.classes);
         initialise(*this);
     }
 
@@ -475,17 +476,12 @@ public:
 
     torch::Tensor head(const torch::Tensor& map) override { return classify(map); }
 
-    torch::Tensor classify(const torch::Tensor& lastMap) override {
-        return fc(globalPool(lastMap));
-    }
-
 private:
     bool m_small = true;
     nn::Conv2d stem{nullptr};
     nn::BatchNorm2d stemBn{nullptr};
     std::vector<nn::Sequential> body;
     nn::BatchNorm2d finalBn{nullptr};
-    nn::Linear fc{nullptr};
 };
 
 // ---- a small CNN: four conv-BN-ReLU stages ---------------------------------------------------
@@ -504,7 +500,7 @@ public:
                                                nn::BatchNorm2d(out), nn::Functional(torch::relu))));
             in = out;
         }
-        fc = register_module("fc", nn::Linear(in, spec.classes));
+        addClassifier("fc", in, spec.classes);
         initialise(*this);
     }
 
@@ -527,10 +523,6 @@ public:
         return classify(y);
     }
 
-    torch::Tensor classify(const torch::Tensor& lastMap) override {
-        return fc(globalPool(lastMap));
-    }
-
 protected:
     std::unique_ptr<InferencePlan> makePlan() override;
 
@@ -550,7 +542,6 @@ private:
 
     int m_width = 8;
     std::vector<nn::Sequential> stages;
-    nn::Linear fc{nullptr};
 };
 
 class SmallCnnPlan final : public InferencePlan {
@@ -618,7 +609,6 @@ public:
 
     torch::Tensor features(const torch::Tensor&) override { throw noSplit(); }
     torch::Tensor head(const torch::Tensor&) override { throw noSplit(); }
-    torch::Tensor classify(const torch::Tensor&) override { throw noSplit(); }
     bool hasHead() const override { return false; }
 
     void train(bool on) override {
