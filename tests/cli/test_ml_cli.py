@@ -307,7 +307,7 @@ class TrainAndEvaluate(unittest.TestCase):
     def torchscript_package(self, name, module, classes=('blob', 'noise')):
         maker = os.environ.get('RADIOLENS_MAKE_TORCHSCRIPT', '')
         if not maker:
-            self.skipTest('make_torchscript not built (RADIOLENS_BUILD_ML=OFF)')
+            self.skipTest('make_torchscript not built (RADIOLENS_BUILD_ML=OFF); issue 5')
         source = self.root / 'torchscript'
         if not (source / module).exists():
             source.mkdir(exist_ok=True)
