@@ -1,7 +1,8 @@
 #include "core/domain/ModelCard.h"
 
-#include "core/domain/JsonValue.h"
+#include "core/domain/JsonFields.h"
 #include "core/domain/JsonWriter.h"
+#include "core/domain/Paths.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -14,53 +15,7 @@ namespace radiolens {
 
 namespace {
 
-const JsonValue& member(const JsonValue& object, const std::string& key, const std::string& where,
-                        JsonValue::Kind kind) {
-    const JsonValue* v = object.find(key);
-    if (v == nullptr) {
-        throw std::runtime_error("model card: '" + where + key + "' is missing");
-    }
-    if (v->kind() != kind) {
-        throw std::runtime_error("model card: '" + where + key + "' has the wrong type");
-    }
-    return *v;
-}
-
-std::string text(const JsonValue& object, const std::string& key, const std::string& where = {}) {
-    return member(object, key, where, JsonValue::Kind::String).asString();
-}
-
-double number(const JsonValue& object, const std::string& key, const std::string& where = {}) {
-    return member(object, key, where, JsonValue::Kind::Number).asNumber();
-}
-
-std::string optionalText(const JsonValue& object, const std::string& key) {
-    const JsonValue* v = object.find(key);
-    return v != nullptr && v->isString() ? v->asString() : std::string();
-}
-
-double optionalNumber(const JsonValue& object, const std::string& key, double otherwise) {
-    const JsonValue* v = object.find(key);
-    return v != nullptr && v->isNumber() ? v->asNumber() : otherwise;
-}
-
-/// The text `key`, which must be one of `allowed`. Absent: `otherwise`, or an error naming the
-/// field when `otherwise` is empty (the field is required).
-std::string oneOf(const JsonValue& object, const std::string& key,
-                  const std::vector<std::string>& allowed, const std::string& otherwise = {}) {
-    std::string value = otherwise.empty() ? text(object, key) : optionalText(object, key);
-    if (value.empty()) {
-        value = otherwise;
-    }
-    if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-        std::string choices;
-        for (std::size_t i = 0; i < allowed.size(); ++i) {
-            choices += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + allowed[i];
-        }
-        throw std::runtime_error("model card: '" + key + "' is '" + value + "' (" + choices + ")");
-    }
-    return value;
-}
+const JsonFields kFields("model card");
 
 } // namespace
 
@@ -139,21 +94,22 @@ ModelCard ModelCard::fromJson(const std::string& textIn) {
         throw std::runtime_error("model card: the document is not a JSON object");
     }
     ModelCard card;
-    card.id = text(root, "id");
-    card.version = text(root, "version");
-    card.format = oneOf(root, "format", {"torch-nn", "torchscript"}, "torch-nn");
-    card.architecture = text(root, "architecture");
-    card.stem = optionalText(root, "stem");
-    card.width = int(optionalNumber(root, "width", 64));
-    card.pooling = oneOf(root, "pooling", {"average", "max"}, "average");
+    card.id = kFields.text(root, "id");
+    card.version = kFields.text(root, "version");
+    card.format = kFields.oneOf(root, "format", {"torch-nn", "torchscript"}, "torch-nn");
+    card.architecture = kFields.text(root, "architecture");
+    card.stem = kFields.optionalText(root, "stem");
+    card.width = int(kFields.optionalNumber(root, "width", 64));
+    card.pooling = kFields.oneOf(root, "pooling", {"average", "max"}, "average");
     if (const JsonValue* flips = root.find("gradCamFlipAverage")) {
         if (flips->kind() != JsonValue::Kind::Bool) {
             throw std::runtime_error("model card: 'gradCamFlipAverage' is not true or false");
         }
         card.gradCamFlipAverage = flips->asBool();
     }
-    card.task = oneOf(root, "task", {"binary", "multi-class", "multi-label"});
-    for (const JsonValue& name : member(root, "classNames", "", JsonValue::Kind::Array).items()) {
+    card.task = kFields.oneOf(root, "task", {"binary", "multi-class", "multi-label"});
+    for (const JsonValue& name :
+         kFields.member(root, "classNames", "", JsonValue::Kind::Array).items()) {
         if (!name.isString()) {
             throw std::runtime_error("model card: 'classNames' must hold strings");
         }
@@ -162,33 +118,33 @@ ModelCard ModelCard::fromJson(const std::string& textIn) {
     if (card.classNames.size() < 2 && card.task != "multi-label") {
         throw std::runtime_error("model card: 'classNames' needs at least two classes");
     }
-    const JsonValue& input = member(root, "input", "", JsonValue::Kind::Object);
+    const JsonValue& input = kFields.member(root, "input", "", JsonValue::Kind::Object);
     if (const JsonValue* m = input.find("modalities"); m != nullptr && m->isArray()) {
         for (const JsonValue& modality : m->items()) {
             card.input.modalities.push_back(modality.asString());
         }
     }
-    card.input.size = int(number(input, "size", "input."));
-    card.input.channels = int(number(input, "channels", "input."));
+    card.input.size = int(kFields.number(input, "size", "input."));
+    card.input.channels = int(kFields.number(input, "channels", "input."));
     if (card.input.size < 8 || card.input.size > 1024) {
         throw std::runtime_error("model card: 'input.size' must be 8 to 1024 pixels");
     }
     if (card.input.channels != 1 && card.input.channels != 3) {
         throw std::runtime_error("model card: 'input.channels' must be 1 or 3");
     }
-    card.input.preprocessing = text(input, "preprocessing", "input.");
+    card.input.preprocessing = kFields.text(input, "preprocessing", "input.");
     if (card.input.preprocessing != "normalize" && card.input.preprocessing != "window") {
         throw std::runtime_error("model card: 'input.preprocessing' is '" +
                                  card.input.preprocessing + "' (normalize or window)");
     }
-    card.input.mean = optionalNumber(input, "mean", 0.0);
-    card.input.std = optionalNumber(input, "std", 1.0);
+    card.input.mean = kFields.optionalNumber(input, "mean", 0.0);
+    card.input.std = kFields.optionalNumber(input, "std", 1.0);
     if (card.input.std <= 0) {
         throw std::runtime_error("model card: 'input.std' must be positive");
     }
-    card.input.windowCenter = optionalNumber(input, "windowCenter", 0.0);
-    card.input.windowWidth = optionalNumber(input, "windowWidth", 0.0);
-    card.temperature = optionalNumber(root, "temperature", 1.0);
+    card.input.windowCenter = kFields.optionalNumber(input, "windowCenter", 0.0);
+    card.input.windowWidth = kFields.optionalNumber(input, "windowWidth", 0.0);
+    card.temperature = kFields.optionalNumber(root, "temperature", 1.0);
     if (card.temperature <= 0) {
         throw std::runtime_error("model card: 'temperature' must be positive");
     }
@@ -200,36 +156,36 @@ ModelCard ModelCard::fromJson(const std::string& textIn) {
     if (const JsonValue* m = root.find("metrics"); m != nullptr && m->isObject()) {
         for (const auto& [split, v] : m->members()) {
             ModelMetrics metrics;
-            metrics.auc = optionalNumber(v, "auc", 0);
-            metrics.accuracy = optionalNumber(v, "accuracy", 0);
-            metrics.sensitivity = optionalNumber(v, "sensitivity", 0);
-            metrics.specificity = optionalNumber(v, "specificity", 0);
-            metrics.ece = optionalNumber(v, "ece", 0);
-            metrics.n = std::size_t(optionalNumber(v, "n", 0));
+            metrics.auc = kFields.optionalNumber(v, "auc", 0);
+            metrics.accuracy = kFields.optionalNumber(v, "accuracy", 0);
+            metrics.sensitivity = kFields.optionalNumber(v, "sensitivity", 0);
+            metrics.specificity = kFields.optionalNumber(v, "specificity", 0);
+            metrics.ece = kFields.optionalNumber(v, "ece", 0);
+            metrics.n = std::size_t(kFields.optionalNumber(v, "n", 0));
             card.metrics[split] = metrics;
         }
     }
-    card.weightsFile = text(root, "weightsFile");
+    card.weightsFile = kFields.text(root, "weightsFile");
     if (card.weightsFile.empty() || card.weightsFile.find('/') != std::string::npos) {
         throw std::runtime_error("model card: 'weightsFile' must be a file name in the model "
                                  "folder");
     }
-    card.weightsSha256 = text(root, "weightsSha256");
+    card.weightsSha256 = kFields.text(root, "weightsSha256");
     if (card.weightsSha256.size() != 64) {
         throw std::runtime_error("model card: 'weightsSha256' must be 64 hex digits");
     }
-    card.parentVersion = optionalText(root, "parentVersion");
+    card.parentVersion = kFields.optionalText(root, "parentVersion");
     return card;
 }
 
 ModelCard ModelCard::read(const std::string& dir) {
     const std::string path = dir + "/card.json";
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    std::string content;
+    try {
+        content = readTextFile(path);
+    } catch (const std::exception&) {
         throw std::runtime_error(path + ": cannot be read (is this a model folder?)");
     }
-    const std::string content((std::istreambuf_iterator<char>(in)),
-                              std::istreambuf_iterator<char>());
     try {
         return fromJson(content);
     } catch (const std::exception& e) {
@@ -238,19 +194,7 @@ ModelCard ModelCard::read(const std::string& dir) {
 }
 
 void ModelCard::write(const std::string& dir) const {
-    const std::string path = dir + "/card.json";
-    const std::string temporary = path + ".tmp";
-    {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        out << toJson();
-        out.flush();
-        if (!out) {
-            throw std::runtime_error(temporary + ": cannot be written");
-        }
-    }
-    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-        throw std::runtime_error(path + ": cannot be written");
-    }
+    writeFileAtomically(dir + "/card.json", toJson());
 }
 
 } // namespace radiolens

@@ -17,4 +17,12 @@ std::string demoStudyFolder();
 /// ../lib path when none does.
 std::string findPlugin(const std::string& fileName, const char* environmentVariable);
 
+/// The whole content of `path`. Throws std::runtime_error("<path>: cannot be read").
+std::string readTextFile(const std::string& path);
+
+/// Writes `content` to `path` so that a reader sees the old file or the whole new one, never a
+/// part: a temporary file beside it, flushed to disk, then renamed over `path`. Throws
+/// std::runtime_error naming the file when it cannot be written.
+void writeFileAtomically(const std::string& path, const std::string& content);
+
 } // namespace radiolens
