@@ -1,5 +1,7 @@
 #include "app/cli/CliSupport.h"
 
+#include "core/ml/MlRuntime.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -46,6 +48,7 @@ Arguments parse(const std::string& command, const std::vector<std::string>& args
                     value = args[++i];
                 }
                 out.options[name] = value;
+                out.repeated[name].push_back(value);
             } else {
                 usageError(command, "unknown option " + name);
             }
@@ -82,6 +85,45 @@ std::string fmt(const char* pattern, double a, double b, double c) {
     char text[256];
     std::snprintf(text, sizeof text, pattern, a, b, c);
     return text;
+}
+
+void checkArguments(const std::string& command, const Arguments& args,
+                    const std::vector<std::string>& required, bool positionalAllowed) {
+    if (!positionalAllowed && !args.positional.empty()) {
+        usageError(command, "unexpected argument " + args.positional.front());
+    }
+    std::string missing;
+    int count = 0;
+    for (const std::string& option : required) {
+        if (!args.has(option)) {
+            missing += (missing.empty() ? "" : " and ") + option;
+            ++count;
+        }
+    }
+    if (count > 0) {
+        usageError(command, missing + (count > 1 ? " are required" : " is required"));
+    }
+}
+
+int positiveInt(const std::string& command, const Arguments& args, const std::string& option,
+                int lo, int hi) {
+    if (!args.has(option)) {
+        return 0;
+    }
+    const double v = parseNumber(command, option, args.get(option));
+    if (v != std::floor(v) || v < lo || v > hi) {
+        usageError(command, option + " takes a whole number from " + std::to_string(lo) + " to " +
+                                std::to_string(hi));
+    }
+    return int(v);
+}
+
+MlEngine& engine(const std::string& command) {
+    try {
+        return MlRuntime::engine();
+    } catch (const std::exception& e) {
+        throw CliError{command + ": " + e.what()};
+    }
 }
 
 } // namespace radiolens::cli

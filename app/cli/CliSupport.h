@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace radiolens {
+class MlEngine;
+}
+
 namespace radiolens::cli {
 
 constexpr const char* kProgram = "radiolens-cli";
@@ -23,11 +27,19 @@ struct CliError {
 struct Arguments {
     std::vector<std::string> positional;
     std::map<std::string, std::string> options; ///< "--series" -> "1.2.3"; flags map to ""
+    /// Every value of each valued option in order, for options that may repeat ("--data A
+    /// --data B"); `options` keeps the last.
+    std::map<std::string, std::vector<std::string>> repeated;
 
     bool has(const std::string& name) const { return options.count(name) != 0; }
     std::string get(const std::string& name, const std::string& fallback = {}) const {
         const auto it = options.find(name);
         return it == options.end() ? fallback : it->second;
+    }
+    /// All values given for `name`, in order (empty when it was not given).
+    std::vector<std::string> all(const std::string& name) const {
+        const auto it = repeated.find(name);
+        return it == repeated.end() ? std::vector<std::string>{} : it->second;
     }
 };
 
@@ -41,8 +53,20 @@ double parseNumber(const std::string& command, const std::string& option, const 
 /// --threads N (1-256), or 0 when not given.
 int parseThreads(const std::string& command, const Arguments& args);
 
+/// Usage errors for positional arguments (when `positionalAllowed` is false) and for missing
+/// `required` options.
+void checkArguments(const std::string& command, const Arguments& args,
+                    const std::vector<std::string>& required, bool positionalAllowed = false);
+
+/// The whole number `option` in [lo, hi], or 0 when it is not given.
+int positiveInt(const std::string& command, const Arguments& args, const std::string& option,
+                int lo, int hi);
+
 /// printf-style formatting of up to three numbers.
 std::string fmt(const char* pattern, double a, double b = 0, double c = 0);
+
+/// The ML engine (the plugin is opened on first use); its reason as a CLI error otherwise.
+MlEngine& engine(const std::string& command);
 
 /// The machine-learning commands (MlCommands.cpp).
 int runTrain(const std::vector<std::string>& argv);

@@ -164,38 +164,6 @@ std::vector<ClassifyItem> itemsOf(const std::string& path, const ModelCard& card
     return items;
 }
 
-/// Usage errors for positional arguments and for missing `required` options.
-void checkArguments(const std::string& command, const Arguments& args,
-                    const std::vector<std::string>& required) {
-    if (!args.positional.empty()) {
-        usageError(command, "unexpected argument " + args.positional.front());
-    }
-    std::string missing;
-    int count = 0;
-    for (const std::string& option : required) {
-        if (!args.has(option)) {
-            missing += (missing.empty() ? "" : " and ") + option;
-            ++count;
-        }
-    }
-    if (count > 0) {
-        usageError(command, missing + (count > 1 ? " are required" : " is required"));
-    }
-}
-
-int positiveInt(const std::string& command, const Arguments& args, const std::string& option,
-                int lo, int hi) {
-    if (!args.has(option)) {
-        return 0;
-    }
-    const double v = parseNumber(command, option, args.get(option));
-    if (v != std::floor(v) || v < lo || v > hi) {
-        usageError(command, option + " takes a whole number from " + std::to_string(lo) + " to " +
-                                std::to_string(hi));
-    }
-    return int(v);
-}
-
 /// A MedMNIST .npz file, or a CSV listing pictures (resized to `size` pixels; 0 keeps them).
 ImageDataset loadDataset(const std::string& command, const std::string& path, int size = 0) {
     const auto endsWith = [&path](const char* suffix) {
@@ -209,14 +177,6 @@ ImageDataset loadDataset(const std::string& command, const std::string& path, in
     }
     try {
         return endsWith(".npz") ? loadMedMnist(path) : loadImageFolder(path, size);
-    } catch (const std::exception& e) {
-        throw CliError{command + ": " + e.what()};
-    }
-}
-
-MlEngine& engine(const std::string& command) {
-    try {
-        return MlRuntime::engine();
     } catch (const std::exception& e) {
         throw CliError{command + ": " + e.what()};
     }

@@ -290,8 +290,9 @@ void readPhysioNetRecord(const fs::path& path, PatientStay& stay, Cleaner& clean
     }
 }
 
-/// Sets outcomes from `file` on `data`'s stays.
-void applyOutcomes(ClinicalDataset& data, const std::string& file) {
+/// Reads the outcomes listed in `file` into `outcomes` (id -> 0, 1 or -1).
+void readOutcomes(ClinicalDataset& data, const std::string& file,
+                  std::map<std::string, int>& outcomes) {
     std::ifstream in = openText(file);
     Cleaner cleaner(data.report);
     std::string line;
@@ -311,7 +312,6 @@ void applyOutcomes(ClinicalDataset& data, const std::string& file) {
         throw std::runtime_error(file + ": needs an id column (RecordID or patient_id) and an "
                                         "outcome column (In-hospital_death or outcome)");
     }
-    std::map<std::string, int> outcomes;
     int number = 1;
     const std::string name = fs::path(file).filename().string();
     while (nextLine(in, line, number)) {
@@ -327,6 +327,14 @@ void applyOutcomes(ClinicalDataset& data, const std::string& file) {
         } else {
             outcomes[f[std::size_t(idColumn)]] = int(value);
         }
+    }
+}
+
+/// Sets outcomes from `files` on `data`'s stays and counts the stays none of them lists.
+void applyOutcomes(ClinicalDataset& data, const std::vector<std::string>& files) {
+    std::map<std::string, int> outcomes;
+    for (const auto& file : files) {
+        readOutcomes(data, file, outcomes);
     }
     for (auto& stay : data.stays) {
         const auto it = outcomes.find(stay.id);
@@ -401,15 +409,19 @@ std::string ImportReport::summary() const {
 
 namespace {
 
+/// A folder of PhysioNet 2012 records, or one record file (*.txt).
 ClinicalDataset readPhysioNet2012(const std::string& folder) {
     std::error_code ec;
-    if (!fs::is_directory(folder, ec)) {
-        throw std::runtime_error(folder + ": not a folder of PhysioNet 2012 records");
-    }
     std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(folder, ec)) {
-        if (entry.is_regular_file() && entry.path().extension() == ".txt") {
-            files.push_back(entry.path());
+    if (fs::is_regular_file(folder, ec) && fs::path(folder).extension() == ".txt") {
+        files.push_back(folder);
+    } else if (!fs::is_directory(folder, ec)) {
+        throw std::runtime_error(folder + ": not a folder of PhysioNet 2012 records");
+    } else {
+        for (const auto& entry : fs::directory_iterator(folder, ec)) {
+            if (entry.is_regular_file() && entry.path().extension() == ".txt") {
+                files.push_back(entry.path());
+            }
         }
     }
     if (files.empty()) {
@@ -664,20 +676,22 @@ ClinicalDataset importFhirBundle(const std::string& file) {
 }
 
 ClinicalDataset importClinical(const std::vector<std::string>& paths,
-                               const std::string& outcomesFile) {
+                               const std::vector<std::string>& outcomesFiles) {
     ClinicalDataset all;
     for (const auto& path : paths) {
         std::error_code ec;
         const std::string extension = lower(fs::path(path).extension().string());
         if (fs::is_directory(path, ec)) {
             merge(all, readPhysioNet2012(path));
+        } else if (extension == ".txt") {
+            merge(all, readPhysioNet2012(path));
         } else if (extension == ".csv") {
             merge(all, readLongCsv(path));
         } else if (extension == ".json") {
             merge(all, readFhirBundle(path));
         } else {
-            throw std::runtime_error(path + ": neither a folder of PhysioNet records, a .csv nor "
-                                            "a FHIR .json bundle");
+            throw std::runtime_error(path + ": neither PhysioNet 2012 records (a folder or a .txt "
+                                            "record), a .csv nor a FHIR .json bundle");
         }
     }
     // One stay per id: values from several inputs (a CSV of labs, a FHIR bundle of vitals) join.
@@ -707,8 +721,8 @@ ClinicalDataset importClinical(const std::vector<std::string>& paths,
     }
     all.stays = std::move(joined);
     finish(all);
-    if (!outcomesFile.empty()) {
-        applyOutcomes(all, outcomesFile);
+    if (!outcomesFiles.empty()) {
+        applyOutcomes(all, outcomesFiles);
     }
     return all;
 }

@@ -66,12 +66,14 @@ ClinicalDataset importLongCsv(const std::string& file);
 /// a Bundle.
 ClinicalDataset importFhirBundle(const std::string& file);
 
-/// Imports every path by what it is (a folder: PhysioNet 2012; .csv: long CSV; .json: FHIR)
+/// Imports every path by what it is (a folder or a .txt record: PhysioNet 2012; .csv: long CSV;
+/// .json: FHIR)
 /// and merges them: stays with the same id become one (values of all inputs, each static from
-/// the first input that has it; times as each input gives them). With `outcomesFile`
+/// the first input that has it; times as each input gives them). With `outcomesFiles`
 /// (PhysioNet's `Outcomes-*.txt`, or any CSV with an id column, RecordID or patient_id, and an
-/// In-hospital_death or outcome column), sets each stay's outcome and counts stays it misses.
+/// In-hospital_death or outcome column; a later file wins for an id listed twice), sets each
+/// stay's outcome and counts the stays none of them lists.
 ClinicalDataset importClinical(const std::vector<std::string>& paths,
-                               const std::string& outcomesFile = "");
+                               const std::vector<std::string>& outcomesFiles = {});
 
 } // namespace radiolens

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <stdexcept>
 
 namespace radiolens {
@@ -182,6 +183,150 @@ ModelMetrics metricsForTask(const std::string& task, const std::vector<double>& 
                             int classes, const std::vector<int>& labels) {
     return task == "multi-label" ? multiLabelMetrics(probabilities, classes, labels)
                                  : classificationMetrics(probabilities, classes, labels);
+}
+
+double averagePrecision(const std::vector<double>& scores, const std::vector<bool>& positive) {
+    if (scores.size() != positive.size()) {
+        throw std::invalid_argument("averagePrecision: one label per score");
+    }
+    std::vector<std::size_t> order(scores.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&scores](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+    const auto positives = std::size_t(std::count(positive.begin(), positive.end(), true));
+    if (positives == 0) {
+        return std::numeric_limits<double>::quiet_NaN();
+    }
+    double ap = 0.0;
+    std::size_t truePositives = 0;
+    for (std::size_t i = 0; i < order.size();) {
+        std::size_t j = i;
+        std::size_t newPositives = 0;
+        while (j < order.size() && scores[order[j]] == scores[order[i]]) {
+            newPositives += positive[order[j]] ? 1 : 0;
+            ++j;
+        }
+        truePositives += newPositives;
+        ap += double(newPositives) / double(positives) * double(truePositives) / double(j);
+        i = j;
+    }
+    return ap;
+}
+
+double brierScore(const std::vector<double>& risks, const std::vector<bool>& positive) {
+    double sum = 0.0;
+    for (std::size_t i = 0; i < risks.size(); ++i) {
+        const double d = risks[i] - (positive[i] ? 1.0 : 0.0);
+        sum += d * d;
+    }
+    return risks.empty() ? std::numeric_limits<double>::quiet_NaN() : sum / double(risks.size());
+}
+
+namespace {
+
+struct RiskFigures {
+    double auroc, auprc, brier, ece;
+};
+
+RiskFigures riskFigures(const std::vector<double>& risks, const std::vector<bool>& positive) {
+    return {rocAuc(risks, positive), averagePrecision(risks, positive), brierScore(risks, positive),
+            expectedCalibrationError(risks, positive, 15)};
+}
+
+/// The 2.5th and 97.5th percentiles of `values` into `m`.
+void percentileInterval(std::vector<double> values, MetricInterval& m) {
+    std::sort(values.begin(), values.end());
+    const auto at = [&values](double q) {
+        const double x = q * double(values.size() - 1);
+        const auto lo = std::size_t(std::floor(x));
+        const auto hi = std::min(lo + 1, values.size() - 1);
+        return values[lo] + (x - double(lo)) * (values[hi] - values[lo]);
+    };
+    m.low = at(0.025);
+    m.high = at(0.975);
+}
+
+} // namespace
+
+RiskMetrics riskMetrics(const std::vector<double>& risks, const std::vector<bool>& positive,
+                        int resamples, unsigned seed) {
+    if (risks.size() != positive.size()) {
+        throw std::invalid_argument("riskMetrics: one outcome per risk");
+    }
+    RiskMetrics m;
+    m.n = risks.size();
+    m.positives = std::size_t(std::count(positive.begin(), positive.end(), true));
+    const RiskFigures all = riskFigures(risks, positive);
+    m.auroc.value = all.auroc;
+    m.auprc.value = all.auprc;
+    m.brier.value = all.brier;
+    m.ece.value = all.ece;
+    if (resamples <= 0 || m.positives == 0 || m.positives == m.n) {
+        return m;
+    }
+    m.resamples = resamples;
+    std::mt19937_64 random(seed);
+    std::uniform_int_distribution<std::size_t> pick(0, risks.size() - 1);
+    std::vector<double> auroc, auprc, brier, ece;
+    std::vector<double> r(risks.size());
+    std::vector<bool> p(risks.size());
+    while (int(auroc.size()) < resamples) {
+        std::size_t drawnPositives = 0;
+        for (std::size_t i = 0; i < risks.size(); ++i) {
+            const std::size_t k = pick(random);
+            r[i] = risks[k];
+            p[i] = positive[k];
+            drawnPositives += p[i] ? 1 : 0;
+        }
+        if (drawnPositives == 0 || drawnPositives == risks.size()) {
+            continue;
+        }
+        const RiskFigures f = riskFigures(r, p);
+        auroc.push_back(f.auroc);
+        auprc.push_back(f.auprc);
+        brier.push_back(f.brier);
+        ece.push_back(f.ece);
+    }
+    percentileInterval(auroc, m.auroc);
+    percentileInterval(auprc, m.auprc);
+    percentileInterval(brier, m.brier);
+    percentileInterval(ece, m.ece);
+    return m;
+}
+
+LogisticCalibration fitLogisticCalibration(const std::vector<double>& z,
+                                           const std::vector<bool>& positive) {
+    // Newton's method on the penalised negative log-likelihood; the penalty (a Gaussian prior
+    // of standard deviation 10 around slope 1, intercept 0) keeps the Hessian invertible.
+    constexpr double kPrior = 0.01;
+    double a = 1.0;
+    double b = 0.0;
+    for (int iteration = 0; iteration < 100; ++iteration) {
+        double ga = kPrior * (a - 1.0), gb = kPrior * b;
+        double haa = kPrior, hab = 0.0, hbb = kPrior;
+        for (std::size_t i = 0; i < z.size(); ++i) {
+            const double p = 1.0 / (1.0 + std::exp(-(a * z[i] + b)));
+            const double d = p - (positive[i] ? 1.0 : 0.0);
+            const double w = std::max(p * (1.0 - p), 1e-12);
+            ga += d * z[i];
+            gb += d;
+            haa += w * z[i] * z[i];
+            hab += w * z[i];
+            hbb += w;
+        }
+        const double det = haa * hbb - hab * hab;
+        if (!(det > 0)) {
+            break;
+        }
+        const double da = (hbb * ga - hab * gb) / det;
+        const double db = (haa * gb - hab * ga) / det;
+        a -= da;
+        b -= db;
+        if (std::abs(da) + std::abs(db) < 1e-10) {
+            break;
+        }
+    }
+    return {a, b};
 }
 
 } // namespace radiolens

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/domain/ForecastCard.h"
 #include "core/domain/ModelCard.h"
 
 #include <string>
@@ -35,5 +36,30 @@ ModelMetrics multiLabelMetrics(const std::vector<double>& probabilities, int cla
 /// classificationMetrics, or multiLabelMetrics when `task` is "multi-label".
 ModelMetrics metricsForTask(const std::string& task, const std::vector<double>& probabilities,
                             int classes, const std::vector<int>& labels);
+
+/// Average precision of `scores` for `positive`: the precision at each positive, in order of
+/// decreasing score, averaged (ties enter together); the step-wise area under the
+/// precision-recall curve. NaN without positives.
+double averagePrecision(const std::vector<double>& scores, const std::vector<bool>& positive);
+
+/// Mean squared difference between risks and outcomes (0 or 1).
+double brierScore(const std::vector<double>& risks, const std::vector<bool>& positive);
+
+/// AUROC, AUPRC (average precision), Brier score and ECE (risk against the observed rate, 15
+/// equal-width bins) of `risks` against outcomes, each with a percentile bootstrap 95%
+/// interval from `resamples` resamples of the cases drawn with `seed` (0 resamples: no
+/// intervals). A resample without both outcomes is drawn again.
+RiskMetrics riskMetrics(const std::vector<double>& risks, const std::vector<bool>& positive,
+                        int resamples = 1000, unsigned seed = 1);
+
+/// Logistic calibration (Platt scaling): the slope and intercept of p = sigmoid(slope * z +
+/// intercept) that maximise the likelihood of `positive` given scores `z` (logits), with a
+/// weak pull towards slope 1, intercept 0 so that a tiny or one-class set stays sane.
+struct LogisticCalibration {
+    double slope = 1.0;
+    double intercept = 0.0;
+};
+LogisticCalibration fitLogisticCalibration(const std::vector<double>& z,
+                                           const std::vector<bool>& positive);
 
 } // namespace radiolens

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/domain/ModelCard.h"
+#include "core/ml/Forecaster.h"
 #include "core/ml/ImageDataset.h"
 
 #include <functional>
@@ -148,6 +149,19 @@ public:
     /// classes; weights initialised from `seed`) into `dir`, and returns the card as written
     /// (with the weights' sha256). For fine-tuning from scratch and for benchmarks.
     virtual ModelCard createModel(const ModelCard& card, const std::string& dir, unsigned seed) = 0;
+
+    /// Trains a risk forecaster on `stays` (those with a known outcome; a share is kept for
+    /// validation by options.validationFraction) and writes the package (weights, card, the
+    /// ids of the stays used) to `options.outDir`. Returns its card. Throws
+    /// std::runtime_error with the reason when it cannot train (too few stays, one outcome
+    /// only); a cancelled run throws std::runtime_error("cancelled") and writes nothing.
+    virtual ForecastCard trainForecaster(const std::vector<const PatientStay*>& stays,
+                                         const ForecastTrainOptions& options,
+                                         const ForecastObserver& observer) = 0;
+
+    /// Loads the forecaster package in `dir`, its files checked against the card's sha256.
+    /// Throws std::runtime_error naming the file and the problem.
+    virtual std::unique_ptr<Forecaster> loadForecaster(const std::string& dir) = 0;
 };
 
 } // namespace radiolens

@@ -69,7 +69,7 @@ TEST(ClinicalImport, PhysioNetSetAWithOutcomes) {
         GTEST_SKIP() << "shared data missing: " << data << " (issue 7)";
     }
     const ClinicalDataset set =
-        importClinical({(data / "set-a").string()}, (data / "Outcomes-a.txt").string());
+        importClinical({(data / "set-a").string()}, {(data / "Outcomes-a.txt").string()});
     const ImportReport& r = set.report;
     EXPECT_EQ(r.files, 4000u);
     EXPECT_EQ(set.stays.size() + r.staysWithoutData.size(), 4000u);
@@ -160,7 +160,7 @@ TEST(ClinicalImport, LongCsvConvertsUnitsAndReadsIsoTimes) {
                              "p2,yesterday,HR,70,\n"); // unreadable time
     write(dir / "outcomes.csv", "patient_id,outcome\np1,1\n");
     const ClinicalDataset set =
-        importClinical({(dir / "stays.csv").string()}, (dir / "outcomes.csv").string());
+        importClinical({(dir / "stays.csv").string()}, {(dir / "outcomes.csv").string()});
     const ImportReport& r = set.report;
     ASSERT_EQ(set.stays.size(), 2u);
     const PatientStay& p1 = set.stays[0];

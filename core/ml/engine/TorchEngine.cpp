@@ -1,6 +1,7 @@
 // The engine inside libradiolens_ml.so (opened by MlRuntime): the only code that links LibTorch.
 
 #include "core/ml/MlEngine.h"
+#include "core/ml/engine/Forecasting.h"
 #include "core/ml/engine/TorchModel.h"
 #include "core/ml/engine/Trainer.h"
 
@@ -72,6 +73,16 @@ public:
         ml::TorchModel model(card, seed);
         model.save(dir);
         return model.card();
+    }
+
+    ForecastCard trainForecaster(const std::vector<const PatientStay*>& stays,
+                                 const ForecastTrainOptions& options,
+                                 const ForecastObserver& observer) override {
+        return ml::trainForecaster(stays, options, observer);
+    }
+
+    std::unique_ptr<Forecaster> loadForecaster(const std::string& dir) override {
+        return ml::loadForecaster(dir);
     }
 
 private:

@@ -108,6 +108,8 @@ double fitTemperature(const std::vector<double>& logits, int classes,
     return std::exp((lo + hi) / 2.0);
 }
 
+} // namespace
+
 std::string timeStamp() {
     const std::time_t now = std::time(nullptr);
     char text[32];
@@ -116,8 +118,6 @@ std::string timeStamp() {
     std::strftime(text, sizeof text, "%Y%m%dT%H%M%S", &parts);
     return text;
 }
-
-} // namespace
 
 ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                           const TrainObserver& observer) {

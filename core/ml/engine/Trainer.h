@@ -15,4 +15,7 @@ namespace radiolens::ml {
 ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                           const TrainObserver& observer);
 
+/// The current UTC time as a model version: "20261125T101500".
+std::string timeStamp();
+
 } // namespace radiolens::ml
