@@ -94,11 +94,7 @@ std::string ForecastCard::toJson() const {
     json.key("calibrationSlope").numbers(calibrationSlope);
     json.key("calibrationIntercept").numbers(calibrationIntercept);
     json.field("alertThreshold", alertThreshold);
-    json.key("training").beginObject();
-    for (const auto& [k, v] : training) {
-        json.field(k, v);
-    }
-    json.endObject();
+    json.field("training", training);
     json.key("metrics").beginObject();
     for (const auto& [split, m] : metrics) {
         json.key(split).beginObject();
@@ -116,15 +112,7 @@ std::string ForecastCard::toJson() const {
 }
 
 ForecastCard ForecastCard::fromJson(const std::string& text) {
-    JsonValue root;
-    try {
-        root = JsonValue::parse(text);
-    } catch (const std::exception& e) {
-        kFields.fail(e.what());
-    }
-    if (!root.isObject()) {
-        kFields.fail("the document is not a JSON object");
-    }
+    const JsonValue root = kFields.parseObject(text);
     ForecastCard card;
     card.id = kFields.text(root, "id");
     card.version = kFields.text(root, "version");
@@ -149,11 +137,7 @@ ForecastCard ForecastCard::fromJson(const std::string& text) {
     card.calibrationSlope = kFields.numbers(root, "calibrationSlope", "", hours);
     card.calibrationIntercept = kFields.numbers(root, "calibrationIntercept", "", hours);
     card.alertThreshold = kFields.number(root, "alertThreshold");
-    if (const JsonValue* t = root.find("training"); t != nullptr && t->isObject()) {
-        for (const auto& [k, v] : t->members()) {
-            card.training[k] = v.isString() ? v.asString() : std::string();
-        }
-    }
+    card.training = kFields.textMap(root, "training");
     if (const JsonValue* m = root.find("metrics"); m != nullptr && m->isObject()) {
         for (const auto& [split, v] : m->members()) {
             RiskMetrics metrics;

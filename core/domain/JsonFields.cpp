@@ -59,6 +59,30 @@ std::vector<std::string> JsonFields::texts(const JsonValue& object, const std::s
     return out;
 }
 
+JsonValue JsonFields::parseObject(const std::string& text) const {
+    JsonValue root;
+    try {
+        root = JsonValue::parse(text);
+    } catch (const std::exception& e) {
+        fail(e.what());
+    }
+    if (!root.isObject()) {
+        fail("the document is not a JSON object");
+    }
+    return root;
+}
+
+std::map<std::string, std::string> JsonFields::textMap(const JsonValue& object,
+                                                       const std::string& key) const {
+    std::map<std::string, std::string> out;
+    if (const JsonValue* t = object.find(key); t != nullptr && t->isObject()) {
+        for (const auto& [k, v] : t->members()) {
+            out[k] = v.isString() ? v.asString() : std::string();
+        }
+    }
+    return out;
+}
+
 std::string JsonFields::optionalText(const JsonValue& object, const std::string& key) const {
     const JsonValue* v = object.find(key);
     return v != nullptr && v->isString() ? v->asString() : std::string();

@@ -2,6 +2,7 @@
 
 #include "core/domain/JsonValue.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,11 @@ public:
     std::string oneOf(const JsonValue& object, const std::string& key,
                       const std::vector<std::string>& allowed,
                       const std::string& otherwise = {}) const;
+    /// Parses `text`, which must be a JSON object.
+    JsonValue parseObject(const std::string& text) const;
+    /// The object `key` of text values as a map (other values as empty text); empty when absent.
+    std::map<std::string, std::string> textMap(const JsonValue& object,
+                                               const std::string& key) const;
     /// Throws std::runtime_error("<document>: <message>").
     [[noreturn]] void fail(const std::string& message) const;
 

@@ -202,6 +202,15 @@ JsonWriter& JsonWriter::field(std::string_view name, const std::vector<double>& 
     return numbers(list);
 }
 
+JsonWriter& JsonWriter::field(std::string_view name,
+                              const std::map<std::string, std::string>& texts) {
+    key(name).beginObject();
+    for (const auto& [k, v] : texts) {
+        key(k).value(v);
+    }
+    return endObject();
+}
+
 JsonWriter& JsonWriter::numbers(const std::vector<double>& list) {
     const bool pretty = m_pretty;
     beginArray();

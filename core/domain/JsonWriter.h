@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -34,6 +35,8 @@ public:
         return value(v);
     }
     JsonWriter& field(std::string_view name, const std::vector<double>& list);
+    /// An object of text values.
+    JsonWriter& field(std::string_view name, const std::map<std::string, std::string>& texts);
     /// An array of numbers on one line.
     JsonWriter& numbers(const std::vector<double>& list);
 

@@ -63,11 +63,7 @@ std::string ModelCard::toJson() const {
     }
     json.endObject();
     json.field("temperature", temperature);
-    json.key("training").beginObject();
-    for (const auto& [k, v] : training) {
-        json.field(k, v);
-    }
-    json.endObject();
+    json.field("training", training);
     json.key("metrics").beginObject();
     for (const auto& [split, m] : metrics) {
         json.key(split).beginObject();
@@ -84,15 +80,7 @@ std::string ModelCard::toJson() const {
 }
 
 ModelCard ModelCard::fromJson(const std::string& textIn) {
-    JsonValue root;
-    try {
-        root = JsonValue::parse(textIn);
-    } catch (const std::exception& e) {
-        throw std::runtime_error(std::string("model card: ") + e.what());
-    }
-    if (!root.isObject()) {
-        throw std::runtime_error("model card: the document is not a JSON object");
-    }
+    const JsonValue root = kFields.parseObject(textIn);
     ModelCard card;
     card.id = kFields.text(root, "id");
     card.version = kFields.text(root, "version");
@@ -148,11 +136,7 @@ ModelCard ModelCard::fromJson(const std::string& textIn) {
     if (card.temperature <= 0) {
         throw std::runtime_error("model card: 'temperature' must be positive");
     }
-    if (const JsonValue* t = root.find("training"); t != nullptr && t->isObject()) {
-        for (const auto& [k, v] : t->members()) {
-            card.training[k] = v.isString() ? v.asString() : std::string();
-        }
-    }
+    card.training = kFields.textMap(root, "training");
     if (const JsonValue* m = root.find("metrics"); m != nullptr && m->isObject()) {
         for (const auto& [split, v] : m->members()) {
             ModelMetrics metrics;
