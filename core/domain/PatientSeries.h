@@ -67,7 +67,10 @@ struct PatientStay {
         kMissing; ///< 1 coronary care, 2 cardiac surgery recovery, 3 medical, 4 surgical
     double weight = kMissing;              ///< kg, the first weight of the stay
     std::vector<Observation> observations; ///< time series only, sorted by time
-    int outcome = -1;                      ///< in-hospital death: 1 died, 0 survived, -1 unknown
+    /// Hour 0 of the stay as hours since 1970-01-01 UTC (ClockTime.h) when the input gave
+    /// date-times (ISO 8601 CSV, FHIR); NaN when it gave hours since admission (PhysioNet).
+    double startTime = kMissing;
+    int outcome = -1; ///< in-hospital death: 1 died, 0 survived, -1 unknown
 
     /// The static descriptor of variable `index` (Age, Gender, Height, ICUType), NaN if none.
     double staticValue(int index) const;

@@ -1,5 +1,6 @@
 #include "core/ml/ClinicalImport.h"
 
+#include "core/domain/ClockTime.h"
 #include "core/domain/JsonValue.h"
 
 #include <algorithm>
@@ -95,66 +96,6 @@ bool parseHoursMinutes(const std::string& text, double& hours) {
         return false;
     }
     hours = h + m / 60.0;
-    return true;
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
-long daysFromCivil(long y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const long era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = unsigned(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + long(doe) - 719468;
-}
-
-/// ISO 8601 "YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]" as hours since 1970 (UTC).
-bool parseIsoDateTime(const std::string& text, double& hours) {
-    int y = 0;
-    int mo = 0;
-    int d = 0;
-    int consumed = 0;
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &consumed) != 3 || consumed != 10 ||
-        mo < 1 || mo > 12 || d < 1 || d > 31) {
-        return false;
-    }
-    hours = double(daysFromCivil(y, unsigned(mo), unsigned(d))) * 24.0;
-    std::string rest = text.substr(10);
-    if (rest.empty()) {
-        return true;
-    }
-    if (rest[0] != 'T' && rest[0] != ' ') {
-        return false;
-    }
-    int h = 0;
-    int mi = 0;
-    double s = 0.0;
-    consumed = 0;
-    if (std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &h, &mi, &consumed) != 2 || consumed != 5 ||
-        h > 23 || mi > 59) {
-        return false;
-    }
-    rest = rest.substr(6);
-    if (!rest.empty() && rest[0] == ':') {
-        char* end = nullptr;
-        s = std::strtod(rest.c_str() + 1, &end);
-        if (end == rest.c_str() + 1 || s < 0 || s >= 61) {
-            return false;
-        }
-        rest = end;
-    }
-    hours += h + mi / 60.0 + s / 3600.0;
-    if (rest.empty() || rest == "Z") {
-        return true;
-    }
-    int oh = 0;
-    int om = 0;
-    if ((rest[0] != '+' && rest[0] != '-') ||
-        std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &oh, &om, &consumed) != 2 || rest.size() != 6) {
-        return false;
-    }
-    // Local time = UTC + offset.
-    hours -= (rest[0] == '+' ? 1.0 : -1.0) * (oh + om / 60.0);
     return true;
 }
 
@@ -413,7 +354,10 @@ namespace {
 ClinicalDataset readPhysioNet2012(const std::string& folder) {
     std::error_code ec;
     std::vector<fs::path> files;
-    if (fs::is_regular_file(folder, ec) && fs::path(folder).extension() == ".txt") {
+    if (fs::path(folder).extension() == ".txt") {
+        if (!fs::is_regular_file(folder, ec)) {
+            throw std::runtime_error(folder + ": cannot be read (missing, or a broken link)");
+        }
         files.push_back(folder);
     } else if (!fs::is_directory(folder, ec)) {
         throw std::runtime_error(folder + ": not a folder of PhysioNet 2012 records");
@@ -509,7 +453,7 @@ ClinicalDataset readLongCsv(const std::string& file) {
     if (form == 2) {
         // Hours since each patient's first row.
         for (auto& stay : data.stays) {
-            startAtFirstObservation(stay);
+            stay.startTime = startAtFirstObservation(stay);
         }
     }
     return data;
@@ -647,6 +591,9 @@ ClinicalDataset readFhirBundle(const std::string& file) {
     }
     for (auto& stay : data.stays) {
         const double first = startAtFirstObservation(stay);
+        if (std::isfinite(first)) {
+            stay.startTime = first;
+        }
         const auto b = birth.find(stay.id);
         if (b != birth.end() && std::isfinite(first) && std::isnan(stay.age)) {
             stay.age = std::floor((first - b->second) / (24.0 * 365.2425));
@@ -711,6 +658,9 @@ ClinicalDataset importClinical(const std::vector<std::string>& paths,
         }
         if (std::isnan(into.weight)) {
             into.weight = stay.weight;
+        }
+        if (std::isnan(into.startTime)) {
+            into.startTime = stay.startTime;
         }
         into.source += ", " + stay.source;
         into.observations.insert(into.observations.end(), stay.observations.begin(),
