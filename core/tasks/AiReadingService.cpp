@@ -5,7 +5,6 @@
 #include "core/ml/ModelInput.h"
 
 #include <QFileInfo>
-#include <QThread>
 
 #include <algorithm>
 #include <chrono>
@@ -58,46 +57,17 @@ AiReadingService::AiReadingService(QObject* parent)
     qRegisterMetaType<std::shared_ptr<const ModelCard>>();
     qRegisterMetaType<std::shared_ptr<const AiClassification>>();
     qRegisterMetaType<std::shared_ptr<const AiExplanation>>();
-    m_thread = QThread::create([this] { run(); });
-    m_thread->setObjectName(QStringLiteral("AI reading"));
-    m_thread->start(QThread::LowPriority);
+    m_worker = std::make_unique<WorkerQueue>(QStringLiteral("AI reading"),
+                                             [this] { m_classifier.reset(); });
 }
 
 AiReadingService::~AiReadingService() {
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_stop = true;
-        m_jobs.clear();
-    }
     ++m_classifyGeneration; // a running classification stops at its next batch
-    m_wake.notify_all();
-    m_thread->wait();
-    delete m_thread;
+    m_worker.reset();
 }
 
-void AiReadingService::post(Job job) {
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_jobs.push_back(std::move(job));
-    }
-    m_wake.notify_one();
-}
-
-void AiReadingService::run() {
-    for (;;) {
-        Job job;
-        {
-            std::unique_lock<std::mutex> lock(m_mutex);
-            m_wake.wait(lock, [this] { return m_stop || !m_jobs.empty(); });
-            if (m_stop) {
-                break;
-            }
-            job = std::move(m_jobs.front());
-            m_jobs.pop_front();
-        }
-        job();
-    }
-    m_classifier.reset();
+void AiReadingService::post(WorkerQueue::Job job) {
+    m_worker->post(std::move(job));
 }
 
 QString AiReadingService::refusal(const Volume& volume) const {
@@ -132,11 +102,8 @@ void AiReadingService::ensureDemoModel(const QString& dir) {
                 MlEngine& engine = MlRuntime::engine();
                 Q_EMIT trainingProgressed(0.0, tr("Training the demo's nodule classifier..."));
                 trainDemoChestModel(engine, dir.toStdString(), [this](const TrainStatus& s) {
-                    {
-                        std::lock_guard<std::mutex> lock(m_mutex);
-                        if (m_stop) {
-                            return false;
-                        }
+                    if (m_worker->stopping()) {
+                        return false;
                     }
                     if (s.epochEnded) {
                         Q_EMIT trainingProgressed(

@@ -3,19 +3,15 @@
 #include "core/domain/ModelCard.h"
 #include "core/imaging/Volume.h"
 #include "core/ml/MlEngine.h"
+#include "core/tasks/WorkerQueue.h"
 
 #include <QObject>
 #include <QString>
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <vector>
-
-class QThread;
 
 namespace radiolens {
 
@@ -80,19 +76,13 @@ Q_SIGNALS:
     void explanationFailed(const QString& key, const QString& reason);
 
 private:
-    using Job = std::function<void()>;
-    void post(Job job);
-    void run();
+    void post(WorkerQueue::Job job);
     void loadOnWorker(const QString& dir);
 
     std::shared_ptr<const ModelCard> m_card; ///< GUI thread copy
     QString m_modelDir;
 
-    QThread* m_thread = nullptr;
-    std::mutex m_mutex;
-    std::condition_variable m_wake;
-    std::deque<Job> m_jobs;
-    bool m_stop = false;
+    std::unique_ptr<WorkerQueue> m_worker;
     std::atomic<unsigned> m_classifyGeneration{0};
     std::atomic<unsigned> m_explainGeneration{0};
     std::unique_ptr<Classifier> m_classifier; ///< worker thread only
