@@ -4,6 +4,7 @@
 #include "core/ml/DemoChestModel.h"
 #include "core/tasks/AiReadingService.h"
 #include "ui/AiPanel.h"
+#include "ui/PatientRiskWindow.h"
 #include "core/domain/Paths.h"
 #include "core/imaging/VolumeWriter.h"
 #include "core/ml/MlRuntime.h"
@@ -688,6 +689,8 @@ void MainWindow::createMenus() {
         [this] { m_aiPanel->setOverlayVisible(!activeViewport()->saliencyVisible()); }, true);
     command(
         tools, tr("AI Overlay &Faithfulness"), {}, [this] { m_aiPanel->explainNow(true); }, true);
+    tools->addSeparator();
+    command(tools, tr("Patient Risk &Forecasts..."), {}, [this] { patientRisk(); });
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     command(help, tr("&Keyboard and Mouse"), QKeySequence::HelpContents, [this] {
@@ -912,6 +915,9 @@ void MainWindow::openPaths(const QStringList& paths) {
 
 void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index) {
     m_treeModel->setIndex(index);
+    if (m_patientRisk != nullptr) {
+        m_patientRisk->setStudies(index);
+    }
     if (!m_demoChestSeries.isEmpty()) {
         m_demoIndexed = true;
         QTimer::singleShot(0, this, &MainWindow::showDemoChest); // after the first series opens
@@ -1138,6 +1144,42 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     m_indexJob->cancel();
     m_series->cancelAll();
     event->accept();
+}
+
+PatientRiskWindow* MainWindow::patientRisk(const QStringList& dataPaths,
+                                           const QStringList& outcomeFiles,
+                                           const QString& modelDir) {
+    if (m_patientRisk == nullptr) {
+        m_patientRisk = new PatientRiskWindow(this);
+        m_patientRisk->setWindowFlag(Qt::Window);
+        m_patientRisk->setStudies(m_treeModel->studyIndex());
+        // AI readings of series, shown with the patient's studies.
+        connect(
+            m_ai, &AiReadingService::classified, m_patientRisk,
+            [this](std::shared_ptr<const AiClassification> result) {
+                const auto card = m_ai->card();
+                if (!card || result->study.empty()) {
+                    return;
+                }
+                const std::size_t top =
+                    card->task == "binary" && result->study.size() == 2
+                        ? 1
+                        : std::size_t(std::max_element(result->study.begin(), result->study.end()) -
+                                      result->study.begin());
+                const QString name = top < card->classNames.size()
+                                         ? QString::fromStdString(card->classNames[top])
+                                         : QString::number(top);
+                m_patientRisk->setAiResult(
+                    result->key.section(QLatin1Char('|'), 0, 0),
+                    QStringLiteral("%1 %2%").arg(name).arg(100 * result->study[top], 0, 'f', 0));
+            });
+    }
+    m_patientRisk->show();
+    m_patientRisk->raise();
+    if (!dataPaths.isEmpty() && !modelDir.isEmpty()) {
+        m_patientRisk->open(dataPaths, outcomeFiles, modelDir);
+    }
+    return m_patientRisk;
 }
 
 } // namespace radiolens

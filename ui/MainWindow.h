@@ -27,6 +27,7 @@ class QTreeView;
 namespace radiolens {
 
 class AiPanel;
+class PatientRiskWindow;
 class AiReadingService;
 class IndexJob;
 class MeasurementListModel;
@@ -68,6 +69,11 @@ public:
     /// Loads the AI model package in `dir` in the background; the AI panel shows it and
     /// classifies the active series when the model accepts it.
     void openModel(const QString& dir);
+    /// The patient risk window (issue 7), created on first use; with paths and a model it
+    /// opens those patients.
+    PatientRiskWindow* patientRisk(const QStringList& dataPaths = {},
+                                   const QStringList& outcomeFiles = {},
+                                   const QString& modelDir = {});
 
     /// Saves what the active viewport shows (overlays and measurements included) as PNG.
     bool exportViewportTo(const QString& path);
@@ -168,6 +174,7 @@ private:
     QFutureWatcher<QString>* m_engineWatcher = nullptr;
     AiReadingService* m_ai = nullptr;
     AiPanel* m_aiPanel = nullptr;
+    PatientRiskWindow* m_patientRisk = nullptr;
     QString m_demoChestSeries; ///< to show when the demo model is ready; empty once shown
     bool m_demoIndexed = false;
     bool m_demoModelReady = false;

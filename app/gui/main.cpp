@@ -5,6 +5,7 @@
 #include "core/tasks/SeriesService.h"
 #include "ui/AiPanel.h"
 #include "ui/MainWindow.h"
+#include "ui/PatientRiskWindow.h"
 #include "ui/Viewport.h"
 #include "ui/ViewerArea.h"
 
@@ -25,7 +26,7 @@
 namespace {
 
 /// Saves what the window system shows of `window` as PNG; says so on stderr when it cannot.
-bool saveScreenshot(radiolens::MainWindow& window, const QString& file) {
+bool saveScreenshot(QWidget& window, const QString& file) {
     const QPixmap shot = window.screen()->grabWindow(window.winId());
     const bool saved = !shot.isNull() && shot.save(file, "PNG");
     if (!saved) {
@@ -69,6 +70,28 @@ int main(int argc, char** argv) {
     QCommandLineOption mpr(QStringLiteral("mpr"),
                            QStringLiteral("Show the first series in MPR (axial, coronal, "
                                           "sagittal) once it has loaded."));
+    QCommandLineOption patients(
+        QStringLiteral("patients"),
+        QStringLiteral(
+            "Open patients' vitals and labs (a PhysioNet 2012 folder or record, a long "
+            "CSV, a FHIR bundle; repeatable) in the risk window, with --forecast-model."),
+        QStringLiteral("path"));
+    QCommandLineOption outcomes(QStringLiteral("outcomes"),
+                                QStringLiteral("Outcomes of those patients (repeatable)."),
+                                QStringLiteral("file"));
+    QCommandLineOption forecastModel(
+        QStringLiteral("forecast-model"),
+        QStringLiteral("The risk forecaster (a folder written by 'radiolens-cli forecast train')."),
+        QStringLiteral("dir"));
+    QCommandLineOption forecastScreenshot(
+        QStringLiteral("forecast-screenshot"),
+        QStringLiteral("When the risk window has explained its first patient, save it as PNG to "
+                       "<file> and quit."),
+        QStringLiteral("file"));
+    parser.addOption(patients);
+    parser.addOption(outcomes);
+    parser.addOption(forecastModel);
+    parser.addOption(forecastScreenshot);
     parser.addOption(demo);
     parser.addOption(screenshot);
     parser.addOption(aiScreenshot);
@@ -156,6 +179,33 @@ int main(int argc, char** argv) {
         });
     }
 
+    if (parser.isSet(patients) != parser.isSet(forecastModel)) {
+        std::fprintf(stderr, "radiolens: --patients and --forecast-model go together\n");
+        return 2;
+    }
+    if (parser.isSet(patients)) {
+        radiolens::PatientRiskWindow* risk = window.patientRisk(
+            parser.values(patients), parser.values(outcomes), parser.value(forecastModel));
+        QObject::connect(risk, &radiolens::PatientRiskWindow::openFailed, risk,
+                         [](const QString& reason) {
+                             std::fprintf(stderr, "radiolens: %s\n", qPrintable(reason));
+                         });
+        if (parser.isSet(forecastScreenshot)) {
+            const QString file = parser.value(forecastScreenshot);
+            QObject::connect(risk, &radiolens::PatientRiskWindow::openFailed, risk,
+                             [] { QApplication::exit(1); });
+            QObject::connect(risk, &radiolens::PatientRiskWindow::explanationShown, risk,
+                             [risk, file] {
+                                 QTimer::singleShot(500, risk, [risk, file] {
+                                     QApplication::exit(saveScreenshot(*risk, file) ? 0 : 1);
+                                 });
+                             });
+            QTimer::singleShot(300000, risk, [] {
+                std::fprintf(stderr, "radiolens: no forecast was shown within 300 s\n");
+                QApplication::exit(2);
+            });
+        }
+    }
     if (parser.isSet(demo)) {
         window.openDemoStudy();
     }

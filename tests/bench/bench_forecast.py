@@ -21,15 +21,22 @@ import tempfile
 import time
 
 BUILD = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else 'build')
-DATA = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else '../shared/data') / 'physionet2012'
+DATA = (pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else '../shared/data') / 'physionet2012').resolve()
 CLI = BUILD / 'bin' / 'radiolens-cli'
 SETS = ['--data', DATA / 'set-a', '--data', DATA / 'set-b',
         '--outcomes', DATA / 'Outcomes-a.txt', '--outcomes', DATA / 'Outcomes-b.txt']
 
 
 def run(*args):
-    out = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=True)
+    out = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f'{args[0]} failed ({out.returncode}): {out.stderr.strip()[-2000:]}')
     return out.stdout
+
+
+def note(text):
+    """Figures as they come, so a late failure loses nothing."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def main():
@@ -40,11 +47,13 @@ def main():
         start = time.monotonic()
         full = json.loads(run(CLI, 'forecast', 'train', *SETS, '--out', tmp / 'all', '--json'))
         train_seconds = time.monotonic() - start
+        note(f"trained on all stays in {train_seconds:.1f} s: {json.dumps(full['training'])}")
 
         dev = json.loads(run(CLI, 'forecast', 'train', *SETS, '--holdout', '0.2',
                              '--out', tmp / 'dev', '--json'))
         test = json.loads(run(CLI, 'forecast', 'evaluate', '--model', tmp / 'dev', *SETS,
                               '--json'))
+        note(f'held out: {json.dumps(test)}')
 
         used = json.loads((tmp / 'dev' / 'stays.json').read_text())
         seen = set(used['train']) | set(used['validation'])

@@ -1,8 +1,11 @@
 """The real application in a real X window: `radiolens --demo` under Xvfb writes the demo study
 once into the user's data folder, opens it, and the screenshot of its window shows a CT slice
-(black background, bright skull ring, grey brain) next to the study tree.
+(black background, bright skull ring, grey brain) next to the study tree. Then the patient risk
+window on PhysioNet 2012 records with a small forecaster trained here: its screenshot shows the
+risk curve, its band and the shaded normal ranges of the vitals.
 
-Environment (set by CTest): RADIOLENS_GUI, the radiolens executable.
+Environment (set by CTest): RADIOLENS_GUI and RADIOLENS_CLI, the executables;
+RADIOLENS_DATA_DIR, the shared data.
 """
 import os
 import pathlib
@@ -12,6 +15,8 @@ import tempfile
 import unittest
 
 GUI = os.environ.get('RADIOLENS_GUI', '')
+CLI = os.environ.get('RADIOLENS_CLI', '')
+DATA = pathlib.Path(os.environ.get('RADIOLENS_DATA_DIR', '/nonexistent'))
 
 
 def grey_histogram(image, box):
@@ -103,6 +108,50 @@ class DemoInARealWindow(unittest.TestCase):
                                 text=True, timeout=60)
         self.assertEqual(result.returncode, 2)
         self.assertIn('--cache-mb', result.stderr)
+
+
+
+@unittest.skipUnless(shutil.which('xvfb-run'), 'xvfb-run not installed (apt-get install xvfb xauth); issue 7')
+class ForecastInARealWindow(unittest.TestCase):
+    def test_the_risk_window_shows_the_risk_band_and_normal_ranges(self):
+        from PIL import Image
+        set_a = DATA / 'physionet2012' / 'set-a'
+        if not set_a.is_dir():
+            self.skipTest(f'shared data missing: {set_a} (issue 7)')
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = pathlib.Path(tmp)
+            records = tmp / 'records'
+            records.mkdir()
+            for record in sorted(set_a.glob('*.txt'))[:300]:
+                (records / record.name).symlink_to(record)
+            outcomes = DATA / 'physionet2012' / 'Outcomes-a.txt'
+            subprocess.run([CLI, 'forecast', 'train', '--data', records, '--outcomes', outcomes,
+                            '--out', tmp / 'model', '--members', '2', '--hidden', '16',
+                            '--epochs', '2'], check=True, capture_output=True, timeout=300)
+            shot = tmp / 'risk.png'
+            env = dict(os.environ, XDG_DATA_HOME=str(tmp / 'data'))
+            env.pop('QT_QPA_PLATFORM', None)
+            result = subprocess.run(['xvfb-run', '-a', '-s', '-screen 0 1600x1000x24', GUI,
+                                     '--patients', str(records), '--outcomes', str(outcomes),
+                                     '--forecast-model', str(tmp / 'model'),
+                                     '--forecast-screenshot', str(shot)],
+                                    env=env, capture_output=True, text=True, timeout=300)
+            self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+            image = Image.open(shot).convert('RGB')
+            width, height = image.size
+            self.assertGreaterEqual(width, 1000)
+            pixels = list(image.getdata())
+            n = len(pixels)
+            # The risk line (dark red), its band (light red) and the normal ranges (light green).
+            line = sum(r > 140 and g < 60 and b < 60 for r, g, b in pixels) / n
+            band = sum(r > 225 and 170 < g < 225 and 170 < b < 225 for r, g, b in pixels) / n
+            normal = sum(g > 220 and r < g - 8 and b < g - 8 for r, g, b in pixels) / n
+            self.assertGreater(line, 0.0005, 'no risk curve')
+            self.assertGreater(band, 0.0005, 'no uncertainty band')
+            self.assertGreater(normal, 0.01, 'no shaded normal range')
+            # The patient list holds text.
+            table = image.crop((0, int(height * 0.1), int(width * 0.2), int(height * 0.5))).convert('L')
+            self.assertGreater(len(set(table.getdata())), 8)
 
 
 if __name__ == '__main__':
