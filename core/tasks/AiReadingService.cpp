@@ -63,7 +63,7 @@ AiReadingService::AiReadingService(QObject* parent)
 
 AiReadingService::~AiReadingService() {
     ++m_classifyGeneration; // a running classification stops at its next batch
-    m_worker.reset();
+    m_worker->stop();       // a running job may still ask m_worker whether to stop
 }
 
 void AiReadingService::post(WorkerQueue::Job job) {

@@ -29,7 +29,7 @@ ForecastService::ForecastService(QObject* parent)
 
 ForecastService::~ForecastService() {
     ++m_explainGeneration;
-    m_worker.reset();
+    m_worker->stop(); // a running job may still ask m_worker whether to stop
 }
 
 void ForecastService::open(const QStringList& dataPaths, const QStringList& outcomeFiles,

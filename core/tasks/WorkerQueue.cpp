@@ -12,6 +12,11 @@ WorkerQueue::WorkerQueue(const QString& name, Job atExit)
 }
 
 WorkerQueue::~WorkerQueue() {
+    stop();
+    delete m_thread;
+}
+
+void WorkerQueue::stop() {
     m_stopping = true;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -20,7 +25,6 @@ WorkerQueue::~WorkerQueue() {
     }
     m_wake.notify_all();
     m_thread->wait();
-    delete m_thread;
 }
 
 void WorkerQueue::post(Job job) {

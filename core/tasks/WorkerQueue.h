@@ -27,6 +27,10 @@ public:
     WorkerQueue& operator=(const WorkerQueue&) = delete;
 
     void post(Job job);
+    /// Drops waiting jobs, lets the running one finish, runs `atExit` and joins the thread; the
+    /// destructor does it if nobody did. Call it from the owner's destructor before members a
+    /// job may use go away (the queue stays valid, so a running job can still ask stopping()).
+    void stop();
     /// Drops the jobs not yet started.
     void clear();
     /// True once the destructor has begun: a long job should stop at its next check.
