@@ -1153,6 +1153,12 @@ PatientRiskWindow* MainWindow::patientRisk(const QStringList& dataPaths,
         m_patientRisk = new PatientRiskWindow(this);
         m_patientRisk->setWindowFlag(Qt::Window);
         m_patientRisk->setStudies(m_treeModel->studyIndex());
+        connect(m_patientRisk, &PatientRiskWindow::seriesRequested, this,
+                [this](const QString& uid) {
+                    openSeries(uid);
+                    raise();
+                    activateWindow();
+                });
         // AI readings of series, shown with the patient's studies.
         connect(
             m_ai, &AiReadingService::classified, m_patientRisk,

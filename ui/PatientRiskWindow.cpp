@@ -32,9 +32,9 @@ namespace radiolens {
 namespace {
 
 // Every chart's plot area starts and ends at the same x, so hours line up down the page.
-constexpr int kPlotLeft = 64;
-constexpr int kPlotRight = 16;
-constexpr int kPlotTop = 26;
+constexpr int kPlotLeft = 100;
+constexpr int kPlotRight = 28;
+constexpr int kPlotTop = 10;
 constexpr int kPlotBottom = 24;
 
 /// Vital signs and bedside measurements first, in this order; labs follow in catalogue order.
@@ -51,17 +51,26 @@ QValueAxis* hoursAxis(int hours, bool labels) {
     return axis;
 }
 
-QChart* newChart(const QString& title) {
+/// A chart without a legend or margins; `name` (kept as its object name) says what it shows.
+QChart* newChart(const QString& name) {
     auto* chart = new QChart;
-    chart->setTitle(title);
+    chart->setObjectName(name);
     chart->legend()->hide();
     chart->setMargins(QMargins(0, 0, 0, 0));
     chart->setBackgroundRoundness(0);
-    QFont font = chart->titleFont();
-    font.setPointSizeF(font.pointSizeF() * 0.9);
-    font.setBold(true);
-    chart->setTitleFont(font);
     return chart;
+}
+
+/// A value axis titled with what it shows ("HR (bpm)"): the charts' names are on their axes, as
+/// their titles would cost each chart a line of height.
+QValueAxis* valueAxis(const QString& title) {
+    auto* axis = new QValueAxis;
+    axis->setTitleText(title);
+    QFont font = axis->titleFont();
+    font.setPointSizeF(font.pointSizeF() * 0.85);
+    font.setBold(true);
+    axis->setTitleFont(font);
+    return axis;
 }
 
 QLineSeries* horizontal(double y, double hours) {
@@ -129,6 +138,13 @@ PatientRiskWindow::PatientRiskWindow(QWidget* parent)
     m_imaging->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_imaging->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_imaging->setMaximumHeight(110);
+    m_imaging->setToolTip(tr("Double-click a study to open it in the viewer"));
+    connect(m_imaging, &QTableWidget::cellDoubleClicked, this, [this](int row) {
+        const QString series = m_imaging->item(row, 0)->data(Qt::UserRole).toString();
+        if (!series.isEmpty()) {
+            Q_EMIT seriesRequested(series);
+        }
+    });
 
     m_chartsHost = new QWidget;
     m_chartsLayout = new QVBoxLayout(m_chartsHost);
@@ -152,6 +168,7 @@ PatientRiskWindow::PatientRiskWindow(QWidget* parent)
     split->addWidget(m_table);
     split->addWidget(right);
     split->setStretchFactor(1, 3);
+    split->setSizes({430, 850});
     setCentralWidget(split);
     resize(1280, 860);
 
@@ -232,7 +249,7 @@ QChartView* PatientRiskWindow::addChart(QChart* chart, int height) {
 QStringList PatientRiskWindow::chartTitles() const {
     QStringList titles;
     for (const QChartView* v : m_views) {
-        titles << v->chart()->title();
+        titles << v->chart()->objectName();
     }
     return titles;
 }
@@ -273,7 +290,7 @@ void PatientRiskWindow::showStay(int index) {
     // The risk: line, band, alert threshold, the selected hour.
     QChart* risk = newChart(tr("Risk of %1 (%)").arg(QString::fromStdString(card.outcome)));
     auto* x = hoursAxis(hours, true);
-    auto* y = new QValueAxis;
+    auto* y = valueAxis(tr("Risk (%)"));
     y->setRange(0, 100);
     y->setLabelFormat(QStringLiteral("%.0f"));
     risk->addAxis(x, Qt::AlignBottom);
@@ -336,7 +353,7 @@ void PatientRiskWindow::showStay(int index) {
         chart->setToolTip(QStringLiteral("%1 (%2)").arg(
             QString::fromStdString(variable.description), QString::fromStdString(variable.unit)));
         auto* cx = hoursAxis(hours, false);
-        auto* cy = new QValueAxis;
+        auto* cy = valueAxis(QString::fromStdString(variable.name));
         cy->setLabelFormat(QStringLiteral("%.4g"));
         cy->setTickCount(3);
         const bool hasNormal = variable.normalHigh > variable.normalLow;
@@ -346,6 +363,7 @@ void PatientRiskWindow::showStay(int index) {
         }
         const double pad = std::max(1e-3, 0.08 * (hi - lo));
         cy->setRange(lo - pad, hi + pad);
+        cy->applyNiceNumbers();
         chart->addAxis(cx, Qt::AlignBottom);
         chart->addAxis(cy, Qt::AlignLeft);
         if (hasNormal) {
@@ -359,7 +377,7 @@ void PatientRiskWindow::showStay(int index) {
         points->setColor(QColor(31, 119, 180));
         points->setBorderColor(QColor(31, 119, 180));
         attach(chart, points, cx, cy);
-        addChart(chart, 104);
+        addChart(chart, 112);
     }
     m_chartsLayout->addStretch(0);
     alignCharts();
@@ -421,6 +439,17 @@ std::vector<double> PatientRiskWindow::showImaging(const PatientStay& stay, int 
                                                           date.mid(6, 2) + " " +
                                                           QString::fromStdString(study.time).left(4)
                                                     : date));
+        // The study's largest series is the one a double-click opens.
+        const SeriesEntry* largest = nullptr;
+        for (const SeriesEntry& series : study.series) {
+            if (largest == nullptr || series.instances.size() > largest->instances.size()) {
+                largest = &series;
+            }
+        }
+        if (largest != nullptr) {
+            m_imaging->item(row, 0)->setData(Qt::UserRole,
+                                             QString::fromStdString(largest->seriesInstanceUid));
+        }
         m_imaging->setItem(
             row, 1,
             new QTableWidgetItem(timed ? QString::number(hour, 'f', 1) : tr("no common clock")));

@@ -54,13 +54,16 @@ public:
     QTableWidget* contributorTable() const { return m_contributors; }
     /// The stay shown (an index into the board), or -1.
     int shownStay() const { return m_stay; }
-    /// Chart titles of the patient shown, top to bottom ("Risk of in-hospital death", "HR").
+    /// What the charts of the patient shown show, top to bottom ("Risk of in-hospital death",
+    /// "Imaging", "HR").
     QStringList chartTitles() const;
 
 Q_SIGNALS:
     void boardShown(int stays);
     void openFailed(const QString& reason);
     void explanationShown(int stay, int hour);
+    /// The user asked to see a series of the patient's imaging (double-click on a study).
+    void seriesRequested(const QString& seriesInstanceUid);
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;

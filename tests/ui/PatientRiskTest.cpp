@@ -183,6 +183,11 @@ TEST(PatientRiskWindow, ListsPatientsByRiskAndExplainsTheChosenHour) {
     EXPECT_EQ(imaging->item(0, 2)->text(), "CT, DX"); // the head CT and its radiograph
     EXPECT_EQ(imaging->item(0, 4)->text(), "nodule 12%");
     EXPECT_TRUE(window.chartTitles().contains("Imaging"));
+    // A double-click asks for the study's largest series: the head CT.
+    QSignalSpy requested(&window, &PatientRiskWindow::seriesRequested);
+    Q_EMIT imaging->cellDoubleClicked(0, 0);
+    ASSERT_EQ(requested.size(), 1);
+    EXPECT_EQ(requested.front().front().toString().toStdString(), demo.ctSeriesInstanceUid);
     // A patient with no studies has no imaging rows; PhysioNet-like relative times have no
     // common clock with DICOM dates.
     window.patientTable()->selectRow(demoRow == 0 ? 1 : 0);
