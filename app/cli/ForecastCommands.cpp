@@ -132,6 +132,8 @@ kept, and a logistic calibration is fitted for every hour. Progress goes to stde
   --holdout F       leave out a fraction F of the stays (by a hash of the stay id, salt
                     "holdout") for a test the model never sees; 'forecast evaluate' on the same
                     data then measures exactly those (default 0: train on everything)
+  --split NAME      another salt for --holdout and the validation part: another random split
+                    of the same stays (for repeated splits)
   --members N       ensemble members (default 5)     --hidden N   state size (default 64)
   --epochs N        at most (default 30)             --patience N (default 6)
   --batch N         (default 64)   --lr X (default 0.002)   --seed N (default 1)
@@ -208,8 +210,8 @@ int runForecastTrain(const std::vector<std::string>& argv) {
     const std::string command = "forecast train";
     const Arguments args =
         parse(command, argv, {"--help", "--json"},
-              {"--data", "--outcomes", "--out", "--holdout", "--members", "--hidden", "--epochs",
-               "--patience", "--batch", "--lr", "--seed", "--id"});
+              {"--data", "--outcomes", "--out", "--holdout", "--split", "--members", "--hidden",
+               "--epochs", "--patience", "--batch", "--lr", "--seed", "--id"});
     if (args.has("--help")) {
         std::cout << kTrainHelp;
         return 0;
@@ -244,12 +246,18 @@ int runForecastTrain(const std::vector<std::string>& argv) {
     }
     options.outDir = args.get("--out");
     options.id = args.get("--id", options.id);
+    if (args.has("--split")) {
+        if (args.get("--split").empty()) {
+            usageError(command, "--split takes a name");
+        }
+        options.validationSalt = "validation/" + args.get("--split");
+    }
 
     const ClinicalDataset data = importFor(command, args.all("--data"), args.all("--outcomes"));
     std::vector<const PatientStay*> stays;
     std::size_t heldOut = 0;
     for (const auto& stay : data.stays) {
-        if (holdout > 0 && stayInPart(stay.id, "holdout", holdout)) {
+        if (holdout > 0 && stayInPart(stay.id, args.get("--split", "holdout"), holdout)) {
             ++heldOut;
         } else {
             stays.push_back(&stay);
@@ -258,7 +266,8 @@ int runForecastTrain(const std::vector<std::string>& argv) {
     options.dataDescription = joined(args.all("--data"));
     if (heldOut > 0) {
         options.dataDescription +=
-            fmt(" (%.0f stays held out", double(heldOut)) + fmt(" by --holdout %g)", holdout);
+            fmt(" (%.0f stays held out", double(heldOut)) + fmt(" by --holdout %g", holdout) +
+            (args.has("--split") ? ", split " + args.get("--split") + ")" : ")");
     }
     std::fprintf(stderr, "training on %zu stays (%zu held out for testing)\n", stays.size(),
                  heldOut);

@@ -25,8 +25,9 @@ struct ForecastTrainOptions {
     int batchSize = 64;
     double learningRate = 2e-3;
     /// Share of the given stays kept for validation (early stopping, calibration, the alert
-    /// threshold), chosen by a hash of the stay id (stayInPart, salt "validation").
+    /// threshold), chosen by a hash of the stay id (stayInPart, salt `validationSalt`).
     double validationFraction = 0.15;
+    std::string validationSalt = "validation"; ///< another salt: another validation part
     unsigned seed = 1;  ///< the same seed, data and threads give the same model
     std::string outDir; ///< the model package is written here (created)
     std::string id = "physionet2012-mortality";

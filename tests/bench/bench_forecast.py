@@ -11,7 +11,12 @@
   3. One patient's forecast including reading the record (bench_forecast; target <= 5 ms), on
      200 held-out records, against the per-stay cost of one batch in the same process.
 
-usage: python3 tests/bench/bench_forecast.py [BUILD_DIR] [DATA_DIR]
+With --splits N, instead: N further random splits of the same kind (`forecast train --split
+sK`: another hash for the held-out fifth and for validation), two trained at a time, each
+evaluated on its own held-out fifth; the mean and standard deviation over splits, as the
+published Raindrop figures are reported (theirs over five 80/10/10 splits of sets A, B and C).
+
+usage: python3 tests/bench/bench_forecast.py [BUILD_DIR] [DATA_DIR] [--splits N]
 """
 import json
 import pathlib
@@ -20,8 +25,10 @@ import sys
 import tempfile
 import time
 
-BUILD = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else 'build')
-DATA = (pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else '../shared/data') / 'physionet2012').resolve()
+ARGS = [a for a in sys.argv[1:] if not a.startswith('--') and not a.isdigit()]
+SPLITS = int(sys.argv[sys.argv.index('--splits') + 1]) if '--splits' in sys.argv else 0
+BUILD = pathlib.Path(ARGS[0] if ARGS else 'build')
+DATA = (pathlib.Path(ARGS[1] if len(ARGS) > 1 else '../shared/data') / 'physionet2012').resolve()
 CLI = BUILD / 'bin' / 'radiolens-cli'
 SETS = ['--data', DATA / 'set-a', '--data', DATA / 'set-b',
         '--outcomes', DATA / 'Outcomes-a.txt', '--outcomes', DATA / 'Outcomes-b.txt']
@@ -39,9 +46,43 @@ def note(text):
     print(text, file=sys.stderr, flush=True)
 
 
+def repeated_splits(count):
+    """Trains and evaluates `count` further splits, two processes at a time."""
+    import statistics
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        names = [f's{k}' for k in range(1, count + 1)]
+        for pair in (names[i:i + 2] for i in range(0, len(names), 2)):
+            jobs = [subprocess.Popen([str(a) for a in (CLI, 'forecast', 'train', *SETS, '--holdout',
+                                                       '0.2', '--split', name, '--out', tmp / name)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                    for name in pair]
+            for name, job in zip(pair, jobs):
+                if job.wait() != 0:
+                    sys.exit(f'training split {name} failed: {job.stderr.read()[-2000:]}')
+                m = json.loads(run(CLI, 'forecast', 'evaluate', '--model', tmp / name, *SETS,
+                                   '--json', '--resamples', '200'))
+                note(f"split {name}: n {m['n']}, deaths {m['positives']}, AUROC {m['auroc']:.4f}, "
+                     f"AUPRC {m['auprc']:.4f}, ECE {m['ece']:.4f}")
+                results.append(m)
+    print(f"{'split':8} {'n':>6} {'deaths':>7} {'AUROC':>8} {'AUPRC':>8} {'ECE':>8}")
+    for name, m in zip([f's{k}' for k in range(1, count + 1)], results):
+        print(f"{name:8} {m['n']:6d} {m['positives']:7d} {m['auroc']:8.4f} {m['auprc']:8.4f} {m['ece']:8.4f}")
+    summary = {}
+    for key in ('auroc', 'auprc', 'ece'):
+        values = [m[key] for m in results]
+        summary[key] = [statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0]
+        print(f"{key.upper():8} mean {summary[key][0]:.4f}  SD {summary[key][1]:.4f}")
+    print(json.dumps({'splits': count, **summary}))
+
+
 def main():
     if not (DATA / 'set-a').is_dir():
         sys.exit(f'{DATA}: PhysioNet 2012 sets A and B are missing')
+    if SPLITS:
+        repeated_splits(SPLITS)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         start = time.monotonic()

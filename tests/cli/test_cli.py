@@ -396,6 +396,21 @@ class ForecastTrainEvaluatePredict(unittest.TestCase):
             self.assertIn('stay 132539: risk', text)
             self.assertIn('what moved the risk at hour 12', text)
 
+    def test_another_split_holds_out_other_stays(self):
+        other = pathlib.Path(self.tmp.name) / 'other'
+        run('forecast', 'train', '--data', self.records, '--outcomes', self.outcomes, '--out', other,
+            '--holdout', '0.25', '--split', 's2', '--members', '1', '--hidden', '8', '--epochs', '1',
+            check=0)
+        first = json.loads((self.model / 'stays.json').read_text())
+        second = json.loads((other / 'stays.json').read_text())
+        seen_first = set(first['train']) | set(first['validation'])
+        seen_second = set(second['train']) | set(second['validation'])
+        self.assertNotEqual(seen_first, seen_second)
+        self.assertAlmostEqual(len(seen_second) / 500, 0.75, delta=0.08)
+        self.assertNotEqual(set(first['validation']), set(second['validation']))
+        run('forecast', 'train', '--data', self.records, '--outcomes', self.outcomes, '--out', other,
+            '--split', '', check=2)
+
     def test_errors(self):
         run('forecast', 'train', '--data', self.records, '--out', '/tmp/x', check=2)
         run('forecast', 'evaluate', '--model', self.model, '--data', self.records, '--outcomes',

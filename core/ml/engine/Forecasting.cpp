@@ -394,7 +394,8 @@ ForecastCard trainForecaster(const std::vector<const PatientStay*>& all,
             ++unknown;
             continue;
         }
-        (stayInPart(stay->id, "validation", options.validationFraction) ? validation : train)
+        (stayInPart(stay->id, options.validationSalt, options.validationFraction) ? validation
+                                                                                  : train)
             .push_back(stay);
     }
     const auto deaths = [](const std::vector<const PatientStay*>& stays) {
