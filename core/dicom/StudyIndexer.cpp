@@ -61,135 +61,35 @@ FileOutcome indexFile(const std::string& path) {
     return outcome;
 }
 
-/// Groups identities into the tree with hash maps: one pass, no pairwise comparisons.
-class IndexBuilder {
-public:
-    void add(const DicomIdentity& id, const std::string& path) {
-        const auto [seen, inserted] = m_instances.emplace(id.sopInstanceUid, path);
-        if (!inserted) {
-            if (seen->second != path) {
-                m_index.problems.push_back(
-                    {path, "duplicate of " + seen->second + " (same SOPInstanceUID); skipped"});
-            }
-            return;
-        }
-        SeriesEntry& series = seriesFor(id);
-        InstanceEntry instance;
-        instance.sopInstanceUid = id.sopInstanceUid;
-        instance.sopClassUid = id.sopClassUid;
-        instance.path = path;
-        instance.instanceNumber = id.instanceNumber;
-        instance.frames = id.frames;
-        instance.rows = id.rows;
-        instance.columns = id.columns;
-        series.instances.push_back(std::move(instance));
-    }
-
-    void problem(const std::string& path, const std::string& reason) {
-        m_index.problems.push_back({path, reason});
-    }
-
-    StudyIndex finish() {
-        for (auto& patient : m_index.patients) {
-            for (auto& study : patient.studies) {
-                for (auto& series : study.series) {
-                    std::sort(series.instances.begin(), series.instances.end(),
-                              [](const InstanceEntry& a, const InstanceEntry& b) {
-                                  return std::tie(a.instanceNumber, a.path) <
-                                         std::tie(b.instanceNumber, b.path);
-                              });
-                }
-                std::sort(study.series.begin(), study.series.end(),
-                          [](const SeriesEntry& a, const SeriesEntry& b) {
-                              return std::tie(a.seriesNumber, a.date, a.time, a.seriesInstanceUid) <
-                                     std::tie(b.seriesNumber, b.date, b.time, b.seriesInstanceUid);
-                          });
-            }
-            std::sort(patient.studies.begin(), patient.studies.end(),
-                      [](const StudyEntry& a, const StudyEntry& b) {
-                          return std::tie(a.date, a.time, a.studyInstanceUid) <
-                                 std::tie(b.date, b.time, b.studyInstanceUid);
-                      });
-        }
-        std::sort(m_index.patients.begin(), m_index.patients.end(),
-                  [](const PatientEntry& a, const PatientEntry& b) {
-                      return std::tie(a.name, a.patientId) < std::tie(b.name, b.patientId);
-                  });
-        std::sort(m_index.problems.begin(), m_index.problems.end(),
-                  [](const Problem& a, const Problem& b) { return a.path < b.path; });
-        return std::move(m_index);
-    }
-
-    /// Series whose description is unknown (DICOMDIR records often leave it out).
-    std::vector<SeriesEntry*> seriesWithoutDescription() {
-        std::vector<SeriesEntry*> out;
-        for (auto& patient : m_index.patients) {
-            for (auto& study : patient.studies) {
-                for (auto& series : study.series) {
-                    if (series.description.empty() && !series.instances.empty()) {
-                        out.push_back(&series);
-                    }
-                }
-            }
-        }
-        return out;
-    }
-
-private:
-    SeriesEntry& seriesFor(const DicomIdentity& id) {
-        // Indices, not pointers: vectors grow. A study belongs to the patient it was first
-        // seen with.
-        auto studyIt = m_studies.find(id.studyInstanceUid);
-        if (studyIt == m_studies.end()) {
-            const std::string patientKey = id.patientId + '\x1f' + id.patientName;
-            auto patientIt = m_patients.find(patientKey);
-            if (patientIt == m_patients.end()) {
-                PatientEntry patient;
-                patient.patientId = id.patientId;
-                patient.name = id.patientName;
-                patient.birthDate = id.patientBirthDate;
-                patient.sex = id.patientSex;
-                m_index.patients.push_back(std::move(patient));
-                patientIt = m_patients.emplace(patientKey, m_index.patients.size() - 1).first;
-            }
-            PatientEntry& patient = m_index.patients[patientIt->second];
-            StudyEntry study;
-            study.studyInstanceUid = id.studyInstanceUid;
-            study.description = id.studyDescription;
-            study.date = id.studyDate;
-            study.time = id.studyTime;
-            study.accessionNumber = id.accessionNumber;
-            study.studyId = id.studyId;
-            patient.studies.push_back(std::move(study));
-            studyIt = m_studies
-                          .emplace(id.studyInstanceUid,
-                                   std::pair{patientIt->second, patient.studies.size() - 1})
-                          .first;
-        }
-        StudyEntry& study = m_index.patients[studyIt->second.first].studies[studyIt->second.second];
-        const std::string seriesKey = id.studyInstanceUid + '\x1f' + id.seriesInstanceUid;
-        auto seriesIt = m_series.find(seriesKey);
-        if (seriesIt == m_series.end()) {
-            SeriesEntry series;
-            series.seriesInstanceUid = id.seriesInstanceUid;
-            series.modality = id.modality;
-            series.description = id.seriesDescription;
-            series.bodyPart = id.bodyPart;
-            series.seriesNumber = id.seriesNumber;
-            series.date = id.seriesDate;
-            series.time = id.seriesTime;
-            study.series.push_back(std::move(series));
-            seriesIt = m_series.emplace(seriesKey, study.series.size() - 1).first;
-        }
-        return study.series[seriesIt->second];
-    }
-
-    StudyIndex m_index;
-    std::unordered_map<std::string, std::size_t> m_patients;
-    std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> m_studies;
-    std::unordered_map<std::string, std::size_t> m_series;
-    std::unordered_map<std::string, std::string> m_instances;
-};
+/// The identity read from a header as a flat record of the tree.
+InstanceRecord toRecord(const DicomIdentity& id, const std::string& path) {
+    InstanceRecord r;
+    r.patientId = id.patientId;
+    r.patientName = id.patientName;
+    r.patientBirthDate = id.patientBirthDate;
+    r.patientSex = id.patientSex;
+    r.studyInstanceUid = id.studyInstanceUid;
+    r.studyDate = id.studyDate;
+    r.studyTime = id.studyTime;
+    r.studyDescription = id.studyDescription;
+    r.accessionNumber = id.accessionNumber;
+    r.studyId = id.studyId;
+    r.seriesInstanceUid = id.seriesInstanceUid;
+    r.seriesDate = id.seriesDate;
+    r.seriesTime = id.seriesTime;
+    r.seriesDescription = id.seriesDescription;
+    r.modality = id.modality;
+    r.bodyPart = id.bodyPart;
+    r.seriesNumber = id.seriesNumber;
+    r.instance.sopInstanceUid = id.sopInstanceUid;
+    r.instance.sopClassUid = id.sopClassUid;
+    r.instance.path = path;
+    r.instance.instanceNumber = id.instanceNumber;
+    r.instance.frames = id.frames;
+    r.instance.rows = id.rows;
+    r.instance.columns = id.columns;
+    return r;
+}
 
 } // namespace
 
@@ -197,7 +97,7 @@ StudyIndex StudyIndexer::index(const std::vector<std::string>& paths,
                                ProgressSink* progress) const {
     NullProgress noProgress;
     ProgressSink& sink = progress != nullptr ? *progress : noProgress;
-    IndexBuilder builder;
+    StudyTreeBuilder builder;
     std::vector<std::string> files;
     std::vector<std::string> dicomdirs;
     std::unordered_set<std::string> seenFiles;
@@ -329,7 +229,7 @@ StudyIndex StudyIndexer::index(const std::vector<std::string>& paths,
             continue;
         }
         if (outcome.ok) {
-            builder.add(outcome.identity, files[i]);
+            builder.add(toRecord(outcome.identity, files[i]));
         } else if (!outcome.reason.empty()) {
             builder.problem(files[i], outcome.reason);
         }
@@ -345,7 +245,7 @@ StudyIndex StudyIndexer::index(const std::vector<std::string>& paths,
         }
         for (auto& entry : entries) {
             if (seenFiles.insert(entry.path).second) {
-                builder.add(entry.identity, entry.path);
+                builder.add(toRecord(entry.identity, entry.path));
             }
         }
     }

@@ -2,6 +2,8 @@
 
 #include <cstddef>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace radiolens {
@@ -73,6 +75,42 @@ struct StudyIndex {
     const SeriesEntry* findSeries(const std::string& seriesInstanceUid) const;
     /// All series, in tree order.
     std::vector<const SeriesEntry*> allSeries() const;
+    /// Puts the tree in its order: patients by name and ID, studies by date, time and UID,
+    /// series by number, date, time and UID, instances by number and path; problems by path.
+    void sortTree();
+};
+
+/// One instance with its place in the tree, flat: what the indexer reads from a header and the
+/// store keeps of each indexed file.
+struct InstanceRecord {
+    std::string patientId, patientName, patientBirthDate, patientSex;
+    std::string studyInstanceUid, studyDate, studyTime, studyDescription, accessionNumber, studyId;
+    std::string seriesInstanceUid, seriesDate, seriesTime, seriesDescription, modality, bodyPart;
+    int seriesNumber = 0;
+    InstanceEntry instance; ///< SOP UIDs, path, instance number, frames, size
+};
+
+/// Groups records into the Patient / Study / Series / Instance tree with hash maps: one pass, no
+/// pairwise comparisons. A study belongs to the patient (ID and name) it was first seen with; an
+/// instance seen again (same SOPInstanceUID, another file) is kept once and the other file is
+/// reported as a duplicate.
+class StudyTreeBuilder {
+public:
+    void add(const InstanceRecord& record);
+    void problem(const std::string& path, const std::string& reason);
+    /// The tree, sorted (StudyIndex::sortTree); the builder is spent.
+    StudyIndex finish();
+    /// Series whose description is unknown (DICOMDIR records often leave it out).
+    std::vector<SeriesEntry*> seriesWithoutDescription();
+
+private:
+    SeriesEntry& seriesFor(const InstanceRecord& record);
+
+    StudyIndex m_index;
+    std::unordered_map<std::string, std::size_t> m_patients;
+    std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> m_studies;
+    std::unordered_map<std::string, std::size_t> m_series;
+    std::unordered_map<std::string, std::string> m_instances;
 };
 
 } // namespace radiolens

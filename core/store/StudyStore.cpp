@@ -1,17 +1,24 @@
 #include "core/store/StudyStore.h"
 
 #include "core/domain/Paths.h"
+#include "core/domain/JsonWriter.h"
+#include "core/store/AuditLog.h"
+#include "core/store/Sql.h"
 
+#include <pwd.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <utility>
 
@@ -64,6 +71,137 @@ PRAGMA application_id = 1380732499;
 PRAGMA user_version = 1;
 )sql";
 
+/// Version 2: labels, the audit log, the model registry, training runs and the study index.
+///
+/// Labels and audit entries are append-only (triggers refuse UPDATE and DELETE): a label is
+/// replaced by adding a newer one for the same item and annotator, and withdrawn by adding one
+/// with an empty class. Each audit entry carries the SHA-256 of the one before it (AuditLog.h).
+/// A model's active version is the top of its activation history (promote pushes, rollback
+/// pops), which is append-only too. `indexed_file` keeps every indexed DICOM file's place in the
+/// Patient / Study / Series tree, so a folder indexed before reopens from the store at once (and
+/// is checked again in the background), and a labelled instance's file and patient are found.
+constexpr const char* kSchemaVersion2 = R"sql(
+CREATE TABLE label_class (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE CHECK (length(name) > 0),
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE label (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    level TEXT NOT NULL CHECK (level IN ('image', 'series', 'study')),
+    item TEXT NOT NULL CHECK (length(item) > 0),
+    class TEXT NOT NULL,
+    annotator TEXT NOT NULL CHECK (length(annotator) > 0),
+    time_ms INTEGER NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('human', 'model')),
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    probability REAL,
+    confirmed INTEGER NOT NULL CHECK (confirmed IN (0, 1))
+);
+CREATE INDEX label_by_item ON label (level, item, annotator, id);
+CREATE INDEX label_by_annotator ON label (annotator, id);
+CREATE TRIGGER label_no_update BEFORE UPDATE ON label
+    BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END;
+CREATE TRIGGER label_no_delete BEFORE DELETE ON label
+    BEGIN SELECT RAISE(ABORT, 'labels are append-only'); END;
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    details TEXT NOT NULL,
+    previous_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE model_version (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    package TEXT NOT NULL,
+    card TEXT NOT NULL,
+    card_sha256 TEXT NOT NULL,
+    weights_sha256 TEXT NOT NULL,
+    label_set_sha256 TEXT NOT NULL,
+    labels INTEGER NOT NULL,
+    parent_version TEXT NOT NULL,
+    run_id INTEGER,
+    created_ms INTEGER NOT NULL,
+    UNIQUE (model_id, version)
+);
+CREATE TRIGGER model_version_no_update BEFORE UPDATE ON model_version
+    BEGIN SELECT RAISE(ABORT, 'registered model versions are kept as published'); END;
+CREATE TRIGGER model_version_no_delete BEFORE DELETE ON model_version
+    BEGIN SELECT RAISE(ABORT, 'registered model versions are kept as published'); END;
+CREATE TABLE model_activation (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('promote', 'rollback')),
+    actor TEXT NOT NULL,
+    time_ms INTEGER NOT NULL
+);
+CREATE INDEX model_activation_by_model ON model_activation (model_id, id);
+CREATE TRIGGER model_activation_no_update BEFORE UPDATE ON model_activation
+    BEGIN SELECT RAISE(ABORT, 'the activation history is append-only'); END;
+CREATE TRIGGER model_activation_no_delete BEFORE DELETE ON model_activation
+    BEGIN SELECT RAISE(ABORT, 'the activation history is append-only'); END;
+CREATE TABLE training_run (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    out TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'finished', 'failed', 'cancelled')),
+    started_ms INTEGER NOT NULL,
+    ended_ms INTEGER,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    version TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX training_run_by_fingerprint ON training_run (fingerprint, id);
+CREATE TABLE indexed_file (
+    path TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL,
+    patient_name TEXT NOT NULL,
+    birth_date TEXT NOT NULL,
+    sex TEXT NOT NULL,
+    study_uid TEXT NOT NULL,
+    study_description TEXT NOT NULL,
+    study_date TEXT NOT NULL,
+    study_time TEXT NOT NULL,
+    accession TEXT NOT NULL,
+    study_id TEXT NOT NULL,
+    series_uid TEXT NOT NULL,
+    modality TEXT NOT NULL,
+    series_description TEXT NOT NULL,
+    body_part TEXT NOT NULL,
+    series_number INTEGER NOT NULL,
+    series_date TEXT NOT NULL,
+    series_time TEXT NOT NULL,
+    sop_uid TEXT NOT NULL,
+    sop_class_uid TEXT NOT NULL,
+    instance_number INTEGER NOT NULL,
+    frames INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    columns INTEGER NOT NULL
+);
+CREATE INDEX indexed_file_by_sop ON indexed_file (sop_uid);
+CREATE INDEX indexed_file_by_series ON indexed_file (series_uid);
+CREATE INDEX indexed_file_by_study ON indexed_file (study_uid);
+CREATE TABLE indexed_root (
+    path TEXT PRIMARY KEY,
+    indexed_ms INTEGER NOT NULL,
+    files INTEGER NOT NULL
+);
+PRAGMA user_version = 2;
+)sql";
+
 /// One step of the schema: the script brings a database at version `version - 1` to `version`
 /// and ends by setting PRAGMA user_version to `version`. To change the schema, append a step
 /// (e.g. {2, "ALTER TABLE ...; PRAGMA user_version = 2;"}) and raise currentSchemaVersion;
@@ -75,129 +213,16 @@ struct Migration {
 
 constexpr Migration kMigrations[] = {
     {1, kSchemaVersion1},
+    {2, kSchemaVersion2},
 };
 
 static_assert(kMigrations[std::size(kMigrations) - 1].version == StudyStore::currentSchemaVersion,
               "the last migration must reach currentSchemaVersion");
 
-[[noreturn]] void fail(sqlite3* db, const std::string& path, const std::string& what) {
-    throw std::runtime_error("Radiolens database " + path + ": " + what + ": " +
-                             sqlite3_errmsg(db));
-}
-
-/// Runs SQL text that contains no values (schema scripts, transaction control).
-void exec(sqlite3* db, const std::string& path, const char* sql) {
-    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-        fail(db, path, std::string("cannot run \"") + sql + "\"");
-    }
-}
-
-/// A prepared statement with bound parameters; finalized on destruction.
-class Statement {
-public:
-    Statement(sqlite3* db, const std::string& path, const char* sql)
-        : m_db(db)
-        , m_path(path) {
-        if (sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr) != SQLITE_OK) {
-            fail(m_db, m_path, std::string("cannot prepare \"") + sql + "\"");
-        }
-    }
-    ~Statement() { sqlite3_finalize(m_stmt); }
-    Statement(const Statement&) = delete;
-    Statement& operator=(const Statement&) = delete;
-
-    Statement& bind(int index, const std::string& text) {
-        check(sqlite3_bind_text(m_stmt, index, text.data(), static_cast<int>(text.size()),
-                                SQLITE_TRANSIENT));
-        return *this;
-    }
-    Statement& bind(int index, std::int64_t value) {
-        check(sqlite3_bind_int64(m_stmt, index, value));
-        return *this;
-    }
-    Statement& bindBlob(int index, const std::vector<unsigned char>& bytes) {
-        if (bytes.empty()) {
-            check(sqlite3_bind_zeroblob(m_stmt, index, 0));
-        } else {
-            check(sqlite3_bind_blob(m_stmt, index, bytes.data(), static_cast<int>(bytes.size()),
-                                    SQLITE_TRANSIENT));
-        }
-        return *this;
-    }
-
-    /// True when a row is available, false when the statement has finished.
-    bool step() {
-        const int rc = sqlite3_step(m_stmt);
-        if (rc == SQLITE_ROW) {
-            return true;
-        }
-        if (rc == SQLITE_DONE) {
-            return false;
-        }
-        fail(m_db, m_path, std::string("cannot run \"") + sqlite3_sql(m_stmt) + "\"");
-    }
-    /// Runs a statement that returns no rows.
-    void run() { step(); }
-    /// Makes the statement ready to run again with new parameters.
-    void reset() {
-        sqlite3_reset(m_stmt);
-        sqlite3_clear_bindings(m_stmt);
-    }
-
-    std::int64_t int64(int column) const { return sqlite3_column_int64(m_stmt, column); }
-    std::string text(int column) const {
-        const auto* data = sqlite3_column_text(m_stmt, column);
-        const int size = sqlite3_column_bytes(m_stmt, column);
-        return data != nullptr ? std::string(reinterpret_cast<const char*>(data), size)
-                               : std::string();
-    }
-    std::vector<unsigned char> blob(int column) const {
-        const auto* data = static_cast<const unsigned char*>(sqlite3_column_blob(m_stmt, column));
-        const int size = sqlite3_column_bytes(m_stmt, column);
-        return data != nullptr ? std::vector<unsigned char>(data, data + size)
-                               : std::vector<unsigned char>();
-    }
-
-private:
-    void check(int rc) {
-        if (rc != SQLITE_OK) {
-            fail(m_db, m_path,
-                 std::string("cannot bind a value to \"") + sqlite3_sql(m_stmt) + "\"");
-        }
-    }
-
-    sqlite3* m_db;
-    const std::string& m_path;
-    sqlite3_stmt* m_stmt = nullptr;
-};
-
-/// BEGIN IMMEDIATE (takes the write lock up front, so the transaction cannot fail half-way
-/// for another writer); rolled back unless commit() is called.
-class Transaction {
-public:
-    Transaction(sqlite3* db, const std::string& path)
-        : m_db(db)
-        , m_path(path) {
-        exec(m_db, m_path, "BEGIN IMMEDIATE");
-    }
-    ~Transaction() {
-        if (!m_committed) {
-            sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
-        }
-    }
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-
-    void commit() {
-        exec(m_db, m_path, "COMMIT");
-        m_committed = true;
-    }
-
-private:
-    sqlite3* m_db;
-    const std::string& m_path;
-    bool m_committed = false;
-};
+using sql::exec;
+using sql::fail;
+using sql::Statement;
+using sql::Transaction;
 
 struct ConnectionCloser {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -286,6 +311,19 @@ std::vector<unsigned char> pathSetKey(std::vector<std::string> paths) {
         key.push_back(0);
     }
     return key;
+}
+
+/// The audit log's details of a measurement: id, kind, label and points (mm).
+std::string measurementDetails(std::int64_t id, const Measurement& m) {
+    std::ostringstream out;
+    JsonWriter json(out, false);
+    json.beginObject().field("id", (long long)id).field("kind", toString(m.kind));
+    json.field("label", m.label).key("points").beginArray();
+    for (const Vec3& p : m.points) {
+        json.numbers({p.x, p.y, p.z});
+    }
+    json.endArray().endObject();
+    return out.str();
 }
 
 constexpr const char* kSelectMeasurement =
@@ -464,8 +502,13 @@ std::int64_t StudyStore::addMeasurement(const Measurement& m) {
         .bindBlob(6, encodePoints({m.axisV}))
         .bind(7, m.label)
         .bind(8, m.createdAt != 0 ? m.createdAt : secondsSinceEpoch());
+    Transaction transaction(db, m_path);
     insert.run();
-    return sqlite3_last_insert_rowid(db);
+    const std::int64_t id = sqlite3_last_insert_rowid(db);
+    AuditLog::append(db, m_path, defaultActor(), "measurement.add", m.seriesInstanceUid,
+                     measurementDetails(id, m));
+    transaction.commit();
+    return id;
 }
 
 void StudyStore::updateMeasurement(const Measurement& m) {
@@ -480,8 +523,12 @@ void StudyStore::updateMeasurement(const Measurement& m) {
         .bindBlob(4, encodePoints({m.axisU}))
         .bindBlob(5, encodePoints({m.axisV}))
         .bind(6, toString(m.kind));
+    Transaction transaction(db, m_path);
     update.run();
     if (sqlite3_changes(db) > 0) {
+        AuditLog::append(db, m_path, defaultActor(), "measurement.update", m.seriesInstanceUid,
+                         measurementDetails(m.id, m));
+        transaction.commit();
         return;
     }
     Statement query(db, m_path, "SELECT kind FROM measurement WHERE id = ?1");
@@ -495,8 +542,25 @@ void StudyStore::updateMeasurement(const Measurement& m) {
 }
 
 void StudyStore::removeMeasurement(std::int64_t id) {
-    Statement remove(connection(), m_path, "DELETE FROM measurement WHERE id = ?1");
+    sqlite3* db = connection();
+    Transaction transaction(db, m_path);
+    Statement query(db, m_path, "SELECT series_uid, kind, label FROM measurement WHERE id = ?1");
+    query.bind(1, id);
+    if (!query.step()) {
+        return;
+    }
+    const std::string series = query.text(0);
+    std::ostringstream details;
+    JsonWriter(details, false)
+        .beginObject()
+        .field("id", (long long)id)
+        .field("kind", query.text(1))
+        .field("label", query.text(2))
+        .endObject();
+    Statement remove(db, m_path, "DELETE FROM measurement WHERE id = ?1");
     remove.bind(1, id).run();
+    AuditLog::append(db, m_path, defaultActor(), "measurement.remove", series, details.str());
+    transaction.commit();
 }
 
 std::vector<Measurement>
@@ -585,6 +649,25 @@ void StudyStore::removeRecent(const std::vector<std::string>& paths) {
 
 int StudyStore::schemaVersion() const {
     return readSchemaVersion(connection(), m_path);
+}
+
+std::string StudyStore::integrityCheck() const {
+    Statement query(connection(), m_path, "PRAGMA integrity_check");
+    std::string result;
+    while (query.step()) {
+        result += (result.empty() ? "" : "\n") + query.text(0);
+    }
+    return result;
+}
+
+std::string StudyStore::defaultActor() {
+    if (const char* user = std::getenv("USER"); user != nullptr && *user != '\0') {
+        return user;
+    }
+    if (const passwd* entry = ::getpwuid(::getuid()); entry != nullptr && entry->pw_name) {
+        return entry->pw_name;
+    }
+    return "unknown";
 }
 
 } // namespace radiolens

@@ -11,7 +11,10 @@ struct sqlite3;
 
 namespace radiolens {
 
-/// The local SQLite store: measurements a reader drew and the recently opened studies.
+/// The local SQLite store, one file in the user's data folder: measurements a reader drew and
+/// the recently opened studies (this class), labels (LabelStore), the hash-chained audit log
+/// (AuditLog), the model registry and training runs (ModelRegistry) and the study index
+/// (IndexCache), each a part that works on this store's connection.
 ///
 /// Durability: every change is committed (in WAL mode with `synchronous=FULL`) before the call
 /// returns, so it survives the application crashing or being killed, and a power cut.
@@ -31,7 +34,7 @@ public:
     /// Recent studies kept; older ones are dropped by addRecent().
     static constexpr std::size_t maxRecentStudies = 50;
     /// Schema version (PRAGMA user_version) this build creates and understands.
-    static constexpr int currentSchemaVersion = 1;
+    static constexpr int currentSchemaVersion = 2;
 
     /// Opens the database at `databasePath`, creating the file and its parent folders when
     /// missing, and creates or migrates the schema. Throws std::runtime_error when the path is
@@ -90,6 +93,18 @@ public:
 
     /// Test-only: the schema version stored in the file (PRAGMA user_version).
     int schemaVersion() const;
+
+    /// `PRAGMA integrity_check`: "ok", or SQLite's list of what is damaged.
+    std::string integrityCheck() const;
+
+    /// The open connection, for the other parts of the store (LabelStore, AuditLog,
+    /// ModelRegistry, IndexCache); not for use outside core/store. Throws std::logic_error
+    /// after a move.
+    sqlite3* handle() const { return connection(); }
+
+    /// Who is acting, for the audit log when no name is given: $USER, else the login name of
+    /// the process's user, else "unknown".
+    static std::string defaultActor();
 
 private:
     sqlite3* connection() const;

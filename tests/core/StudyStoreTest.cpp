@@ -144,17 +144,17 @@ protected:
 
 } // namespace
 
-TEST_F(StudyStoreTest, CreatesSchemaVersion1InWalModeAndItsFolder) {
+TEST_F(StudyStoreTest, CreatesTheCurrentSchemaInWalModeAndItsFolder) {
     StudyStore store(m_path);
     EXPECT_TRUE(fs::is_regular_file(m_path));
-    EXPECT_EQ(store.schemaVersion(), 1);
+    EXPECT_EQ(store.schemaVersion(), StudyStore::currentSchemaVersion);
     EXPECT_EQ(store.path(), m_path);
     store.addMeasurement(makeMeasurement(MeasurementKind::Distance, "1.2", "1.2.3", 0));
     // Write-ahead log: the commit is in the -wal file while the store is open.
     EXPECT_TRUE(fs::exists(m_path + "-wal"));
 
     StudyStore again(m_path);
-    EXPECT_EQ(again.schemaVersion(), 1);
+    EXPECT_EQ(again.schemaVersion(), StudyStore::currentSchemaVersion);
     EXPECT_EQ(StudyStore::defaultPath(), userDataFolder() + "/radiolens.sqlite");
 }
 
@@ -324,7 +324,7 @@ TEST_F(StudyStoreTest, ReopenedStoreFindsEverything) {
         store.addRecent(makeRecent({"/data/b/DICOMDIR", "/data/b/extra.dcm"}, "B", 200));
     }
     StudyStore restarted(m_path);
-    EXPECT_EQ(restarted.schemaVersion(), 1);
+    EXPECT_EQ(restarted.schemaVersion(), StudyStore::currentSchemaVersion);
     const std::vector<Measurement> found = restarted.measurementsForStudy("1");
     ASSERT_EQ(found.size(), added.size());
     for (std::size_t i = 0; i < added.size(); ++i) {
@@ -507,7 +507,7 @@ TEST_F(StudyStoreTest, RefusesNewerSchemasAndOtherProgramsDatabasesUntouched) {
     ASSERT_GE(original.size(), 100u);
     // SQLite's file header: user_version at offset 60, application_id at 68 (big-endian).
     std::string newer = original;
-    newer[63] = 2;
+    newer[63] = char(StudyStore::currentSchemaVersion + 1);
     writeBytes(m_path, newer);
     std::string error = openError(m_path);
     EXPECT_NE(error.find("newer Radiolens"), std::string::npos) << error;
