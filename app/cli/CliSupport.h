@@ -6,9 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace radiolens {
-class MlEngine;
-}
+#include "core/ml/MlEngine.h"
 
 namespace radiolens::cli {
 
@@ -68,6 +66,14 @@ std::string fmt(const char* pattern, double a, double b = 0, double c = 0);
 /// The ML engine (the plugin is opened on first use); its reason as a CLI error otherwise.
 MlEngine& engine(const std::string& command);
 
+/// The options of `train` (also taken by `retrain`): --arch, --stem, --pooling, --gradcam-flips,
+/// --epochs, --image-size, --width, --batch, --patience, --seed, --lr, --id. Usage errors for
+/// bad values.
+TrainOptions trainOptions(const std::string& command, const Arguments& args);
+
+/// Prints training progress on stderr: a line per epoch, and a percentage on a terminal.
+TrainObserver terminalTrainObserver();
+
 /// The machine-learning commands (MlCommands.cpp).
 int runTrain(const std::vector<std::string>& argv);
 int runEvaluate(const std::vector<std::string>& argv);
@@ -77,5 +83,12 @@ extern const char* const kMlCommandsHelp;
 
 /// The patient-forecast commands (ForecastCommands.cpp): forecast import.
 int runForecast(const std::vector<std::string>& argv);
+
+/// Labelling and the local store (LabelCommands.cpp): label, audit, models, retrain.
+int runLabel(const std::vector<std::string>& argv);
+int runAudit(const std::vector<std::string>& argv);
+int runModels(const std::vector<std::string>& argv);
+int runRetrain(const std::vector<std::string>& argv);
+extern const char* const kLabelCommandsHelp;
 
 } // namespace radiolens::cli

@@ -2,12 +2,12 @@
 // the ML plugin (opened only by these commands).
 
 #include "app/cli/CliSupport.h"
-#include "core/dicom/SeriesLoader.h"
 #include "core/domain/JsonWriter.h"
 #include "core/imaging/PlanarImageIo.h"
 #include "core/imaging/SliceRenderer.h"
 #include "core/ml/ImageDataset.h"
 #include "core/ml/DemoChestModel.h"
+#include "core/ml/DicomModelInput.h"
 #include "core/ml/ImageFolderDataset.h"
 #include "core/ml/Metrics.h"
 #include "core/ml/MlRuntime.h"
@@ -147,19 +147,22 @@ std::vector<ClassifyItem> itemsOf(const std::string& path, const ModelCard& card
     if (std::filesystem::is_directory(path)) {
         throw std::runtime_error(path + ": a folder; give the image files");
     }
-    SeriesLoadOptions options;
-    options.instance = 0;
-    const SeriesLoadResult result = SeriesLoader(options).load({path});
-    if (!result.ok()) {
-        throw std::runtime_error(path + ": " + result.error);
+    ImageSplit frames;
+    try {
+        frames = dicomModelInput(path, card);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(path + ": " + e.what());
     }
-    const Volume& v = *result.volume;
-    const std::string refusal = modelRefusal(v, card);
-    if (!refusal.empty()) {
-        throw std::runtime_error(path + ": " + refusal);
-    }
-    for (std::size_t k = 0; k < v.size()[2]; ++k) {
-        items.push_back({path, v.size()[2] > 1 ? int(k) : -1, modelInput(v, k, 1, card)});
+    for (std::size_t k = 0; k < frames.count; ++k) {
+        ImageSplit one;
+        one.count = 1;
+        one.channels = frames.channels;
+        one.height = frames.height;
+        one.width = frames.width;
+        one.labels = {0};
+        one.pixels.assign(frames.pixels.begin() + std::ptrdiff_t(k * frames.imageBytes()),
+                          frames.pixels.begin() + std::ptrdiff_t((k + 1) * frames.imageBytes()));
+        items.push_back({path, frames.count > 1 ? int(k) : -1, std::move(one)});
     }
     return items;
 }
@@ -192,6 +195,8 @@ std::unique_ptr<Classifier> loadModel(const std::string& command, const std::str
     }
 }
 
+} // namespace
+
 /// Prints training progress on stderr: a line per epoch, and a percentage on a terminal.
 TrainObserver terminalTrainObserver() {
     const bool terminal = isatty(2) != 0;
@@ -211,19 +216,7 @@ TrainObserver terminalTrainObserver() {
     };
 }
 
-} // namespace
-
-int runTrain(const std::vector<std::string>& argv) {
-    const std::string command = "train";
-    const Arguments args =
-        parse(command, argv, {"--help", "--json", "--gradcam-flips"},
-              {"--data", "--out", "--arch", "--epochs", "--image-size", "--stem", "--width",
-               "--pooling", "--batch", "--lr", "--patience", "--seed", "--id", "--parent"});
-    if (args.has("--help")) {
-        std::cout << kTrainHelp;
-        return 0;
-    }
-    checkArguments(command, args, {"--data", "--out"});
+TrainOptions trainOptions(const std::string& command, const Arguments& args) {
     TrainOptions options;
     options.architecture = args.get("--arch", "resnet18");
     if (options.architecture != "resnet18" && options.architecture != "resnet34" &&
@@ -251,6 +244,22 @@ int runTrain(const std::vector<std::string>& argv) {
             usageError(command, "--lr takes a number above 0 and at most 1");
         }
     }
+    options.id = args.get("--id");
+    return options;
+}
+
+int runTrain(const std::vector<std::string>& argv) {
+    const std::string command = "train";
+    const Arguments args =
+        parse(command, argv, {"--help", "--json", "--gradcam-flips"},
+              {"--data", "--out", "--arch", "--epochs", "--image-size", "--stem", "--width",
+               "--pooling", "--batch", "--lr", "--patience", "--seed", "--id", "--parent"});
+    if (args.has("--help")) {
+        std::cout << kTrainHelp;
+        return 0;
+    }
+    checkArguments(command, args, {"--data", "--out"});
+    TrainOptions options = trainOptions(command, args);
     options.outDir = args.get("--out");
     options.id = args.get("--id");
     options.parent = args.get("--parent");

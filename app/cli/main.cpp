@@ -10,6 +10,8 @@
 #include "core/domain/Paths.h"
 #include "core/imaging/VolumeWriter.h"
 #include "core/ml/MlRuntime.h"
+#include "core/store/IndexCache.h"
+#include "core/store/StudyStore.h"
 #include "app/cli/CliSupport.h"
 
 #include <unistd.h>
@@ -113,7 +115,7 @@ StudyIndex indexPaths(const std::vector<std::string>& paths, int threads) {
 
 // ---- index -------------------------------------------------------------------------------------
 
-const char* kIndexHelp = R"(usage: radiolens-cli index PATH... [--json] [--threads N]
+const char* kIndexHelp = R"(usage: radiolens-cli index PATH... [--json] [--threads N] [--store DB]
 
 Reads the headers of DICOM files, folders (recursively) and DICOMDIR files and prints the
 Patient / Study / Series tree with the modality, description and number of instances of each
@@ -123,6 +125,8 @@ series, and every file that could not be used with the reason.
                 "description","series":[{"seriesInstanceUid","modality","description",
                 "instances"}]}]}],"problems":[{"path","reason"}]}
   --threads N   header-reading threads (default: every core)
+  --store DB    also keep the index in the Radiolens store DB, where labels find their images
+                (and the application reopens these folders at once)
 )";
 
 void writeIndexJson(const StudyIndex& index, std::ostream& out) {
@@ -200,7 +204,7 @@ void writeIndexText(const StudyIndex& index, std::ostream& out) {
 }
 
 int runIndex(const std::vector<std::string>& argv) {
-    const Arguments args = parse("index", argv, {"--json", "--help"}, {"--threads"});
+    const Arguments args = parse("index", argv, {"--json", "--help"}, {"--threads", "--store"});
     if (args.has("--help")) {
         std::cout << kIndexHelp;
         return 0;
@@ -214,6 +218,14 @@ int runIndex(const std::vector<std::string>& argv) {
     if (index.instanceCount() == 0 && !index.problems.empty()) {
         throw CliError{"index: no usable DICOM instance (" + index.problems.front().path + ": " +
                        index.problems.front().reason + ")"};
+    }
+    if (args.has("--store") && !index.cancelled) {
+        try {
+            StudyStore store(args.get("--store"));
+            IndexCache(store).save(args.positional, index);
+        } catch (const std::exception& e) {
+            throw CliError{"index: " + std::string(e.what())};
+        }
     }
     if (args.has("--json")) {
         writeIndexJson(index, std::cout);
@@ -498,18 +510,26 @@ int runConvert(const std::vector<std::string>& argv) {
 
 // ---- demo --------------------------------------------------------------------------------------
 
-const char* kDemoHelp = R"(usage: radiolens-cli demo [--out DIR] [--force]
+const char* kDemoHelp =
+    R"(usage: radiolens-cli demo [--out DIR] [--force] [--chests N] [--chest-size S]
+                           [--truth FILE]
 
-Writes the built-in demo study (a Shepp-Logan head phantom CT and a skull radiograph, made by
-Radiolens with DCMTK) into DIR (default: the user's data folder, where 'radiolens --demo' looks)
-unless it is already there, and prints where it is.
+Writes the built-in demo study (a Shepp-Logan head phantom CT, a skull radiograph and synthetic
+chest radiographs, made by Radiolens with DCMTK) into DIR (default: the user's data folder,
+where 'radiolens --demo' looks) unless it is already there, and prints where it is.
 
-  --out DIR   folder to write into
-  --force     write it again even if it is there
+  --out DIR         folder to write into
+  --force           write it again even if it is there
+  --chests N        N chest radiographs (default 8), one patient each, every other one with a
+                    nodule; implies --force (a labelling exercise: see --truth)
+  --chest-size S    their size in pixels (default 512)
+  --truth FILE      write the chest radiographs' true classes as a label CSV (series,class:
+                    nodule or normal), for 'radiolens-cli label import'
 )";
 
 int runDemo(const std::vector<std::string>& argv) {
-    const Arguments args = parse("demo", argv, {"--help", "--force"}, {"--out"});
+    const Arguments args = parse("demo", argv, {"--help", "--force"},
+                                 {"--out", "--chests", "--chest-size", "--truth"});
     if (args.has("--help")) {
         std::cout << kDemoHelp;
         return 0;
@@ -520,8 +540,24 @@ int runDemo(const std::vector<std::string>& argv) {
     const std::string folder = args.get("--out", demoStudyFolder());
     TerminalProgress progress("writing demo");
     try {
-        const DemoStudy demo = args.has("--force") ? writeDemoStudy(folder, {}, &progress)
-                                                   : ensureDemoStudy(folder, &progress);
+        DemoStudyOptions options;
+        options.chests = args.has("--chests") ? positiveInt("demo", args, "--chests", 0, 100000)
+                                              : options.chests;
+        options.chestSize = args.has("--chest-size")
+                                ? positiveInt("demo", args, "--chest-size", 32, 4096)
+                                : options.chestSize;
+        const bool custom = args.has("--chests") || args.has("--chest-size");
+        const DemoStudy demo = args.has("--force") || custom
+                                   ? writeDemoStudy(folder, options, &progress)
+                                   : ensureDemoStudy(folder, &progress);
+        if (args.has("--truth")) {
+            std::string truth = "series,class,annotator\n";
+            for (const DemoStudy::Chest& chest : demo.chests) {
+                truth +=
+                    chest.seriesInstanceUid + (chest.nodule ? ",nodule" : ",normal") + ",truth\n";
+            }
+            writeFileAtomically(args.get("--truth"), truth);
+        }
         std::cout << demo.folder << "\n";
     } catch (const std::exception& e) {
         throw CliError{std::string("demo: ") + e.what()};
@@ -593,7 +629,7 @@ Commands:
   engine                 load the machine-learning engine and print what it runs on
   forecast import PATH   import vitals and labs (PhysioNet 2012, long CSV, FHIR) and report
                          what the cleaning rules kept and dropped
-%s
+%s%s
 'radiolens-cli COMMAND --help' describes a command. Exit code 0 on success, 1 on failure,
 2 on a usage error; the reason is printed on one line on stderr.
 )";
@@ -611,7 +647,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (args.front() == "--help" || args.front() == "-h" || args.front() == "help") {
-        std::printf(kHelp, kMlCommandsHelp);
+        std::printf(kHelp, kMlCommandsHelp, kLabelCommandsHelp);
         return 0;
     }
     if (args.front() == "--version") {
@@ -622,7 +658,8 @@ int main(int argc, char** argv) {
         {"index", runIndex},       {"info", runInfo},         {"convert", runConvert},
         {"demo", runDemo},         {"engine", runEngine},     {"train", runTrain},
         {"evaluate", runEvaluate}, {"classify", runClassify}, {"demo-model", runDemoModel},
-        {"forecast", runForecast},
+        {"forecast", runForecast}, {"label", runLabel},       {"audit", runAudit},
+        {"models", runModels},     {"retrain", runRetrain},
     };
     const auto command = commands.find(args.front());
     if (command == commands.end()) {

@@ -84,4 +84,35 @@ void writeFileAtomically(const std::string& path, const std::string& content) {
     }
 }
 
+void syncToDisk(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        throw std::runtime_error(path + ": cannot be opened to flush it to disk");
+    }
+    const bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) {
+        throw std::runtime_error(path + ": cannot be flushed to disk");
+    }
+}
+
+void publishFolder(const std::string& from, const std::string& to) {
+    std::error_code error;
+    if (fs::exists(to, error)) {
+        throw std::runtime_error(to + ": exists already; choose another folder");
+    }
+    for (const auto& entry : fs::recursive_directory_iterator(from)) {
+        if (entry.is_regular_file()) {
+            syncToDisk(entry.path().string());
+        }
+    }
+    syncToDisk(from);
+    const fs::path parent = fs::absolute(to).parent_path();
+    fs::create_directories(parent, error);
+    if (std::rename(from.c_str(), to.c_str()) != 0) {
+        throw std::runtime_error("cannot move " + from + " to " + to);
+    }
+    syncToDisk(parent.string());
+}
+
 } // namespace radiolens

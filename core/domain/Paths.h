@@ -25,4 +25,13 @@ std::string readTextFile(const std::string& path);
 /// std::runtime_error naming the file when it cannot be written.
 void writeFileAtomically(const std::string& path, const std::string& content);
 
+/// Flushes a file, or a folder's entries (after a rename into it), to disk. Throws
+/// std::runtime_error naming the path when it cannot be opened or flushed.
+void syncToDisk(const std::string& path);
+
+/// Renames folder `from` to `to` (which must not exist) so that `to` appears whole or not at
+/// all: every file in `from` is flushed first, and the parent folder after the rename. Throws
+/// std::runtime_error naming the folders when `to` exists or the rename fails.
+void publishFolder(const std::string& from, const std::string& to);
+
 } // namespace radiolens

@@ -46,6 +46,12 @@ struct TrainOptions {
     /// demo adds where Grad-CAM points on validation images). The first best epoch is kept.
     std::function<double(Classifier& model, double validationAuc)> selectionScore;
     std::string selectionName; ///< what selectionScore measures, for the card
+    /// A folder for checkpoints. After every epoch the whole training state is written there
+    /// (flushed to disk, then renamed into place), and a run started again with the same data
+    /// and options goes on after the last checkpointed epoch and ends with the model an
+    /// uninterrupted run would have made. A checkpoint of other data or options is refused.
+    /// Empty: no checkpoints.
+    std::string checkpointDir;
 };
 
 /// Where a training run is; passed to the observer after every batch and epoch.
@@ -56,8 +62,13 @@ struct TrainStatus {
     double trainLoss = 0.0;     ///< mean over the epoch so far
     double validationAuc = 0.0; ///< after the epoch; NaN before
     double bestValidationAuc = 0.0;
-    double seconds = 0.0; ///< since the start
+    double seconds = 0.0; ///< since the start (of this process's part of the run)
     bool epochEnded = false;
+    /// The run went on from a checkpoint after this epoch (0: it started afresh). On resuming,
+    /// the observer first receives each checkpointed epoch again (epochEnded, `replayed`), so
+    /// a chart can draw the whole run.
+    int resumedAfterEpoch = 0;
+    bool replayed = false;
 };
 
 /// Receives training progress on the training thread; returning false cancels the run.

@@ -106,8 +106,7 @@ ModelRegistry::ModelRegistry(StudyStore& store)
     : m_store(store) {}
 
 std::string ModelRegistry::modelsFolder() const {
-    const fs::path folder = fs::path(m_store.path()).parent_path();
-    return (folder.empty() ? fs::path("models") : folder / "models").string();
+    return (fs::absolute(m_store.path()).parent_path() / "models").lexically_normal().string();
 }
 
 RegisteredModel ModelRegistry::publish(const std::string& packageDir,
@@ -366,6 +365,21 @@ void ModelRegistry::endRun(std::int64_t id, const std::string& state, const std:
     transaction.commit();
 }
 
+void ModelRegistry::reopenRun(std::int64_t id, const std::string& actor) {
+    sqlite3* db = m_store.handle();
+    sql::Transaction transaction(db, m_store.path());
+    sql::Statement update(db, m_store.path(),
+                          "UPDATE training_run SET state = 'running', ended_ms = NULL, "
+                          "message = '' WHERE id = ?1");
+    update.bind(1, id).run();
+    std::ostringstream details;
+    JsonWriter(details, false).beginObject().field("run", (long long)id).endObject();
+    const auto r = run(id);
+    AuditLog::append(db, m_store.path(), actor, "training.resume",
+                     r ? r->modelId : std::to_string(id), details.str());
+    transaction.commit();
+}
+
 std::vector<TrainingRun> ModelRegistry::runs(std::size_t limit) const {
     sql::Statement query(m_store.handle(), m_store.path(),
                          std::string("SELECT ") + kRunColumns +
@@ -391,7 +405,8 @@ std::optional<TrainingRun> ModelRegistry::run(std::int64_t id) const {
 std::optional<TrainingRun> ModelRegistry::unfinishedRun(const std::string& fingerprint) const {
     sql::Statement query(m_store.handle(), m_store.path(),
                          std::string("SELECT ") + kRunColumns +
-                             " FROM training_run WHERE fingerprint = ?1 AND state = 'running' "
+                             " FROM training_run WHERE fingerprint = ?1 AND state IN ('running', "
+                             "'cancelled') "
                              "ORDER BY id DESC LIMIT 1");
     query.bind(1, fingerprint);
     if (!query.step()) {

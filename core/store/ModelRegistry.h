@@ -97,11 +97,13 @@ public:
     /// Ends run `id`: state finished (with the version published), failed or cancelled.
     void endRun(std::int64_t id, const std::string& state, const std::string& message,
                 const std::string& version, const std::string& actor);
+    /// Marks a cancelled run running again (it goes on from its checkpoint).
+    void reopenRun(std::int64_t id, const std::string& actor);
     /// Runs, newest first (at most `limit`; 0: all).
     std::vector<TrainingRun> runs(std::size_t limit = 0) const;
     std::optional<TrainingRun> run(std::int64_t id) const;
-    /// The newest run with `fingerprint` still marked running (an interrupted one, if no
-    /// process is training it), or nullopt.
+    /// The newest run with `fingerprint` that did not end: still marked running (interrupted,
+    /// when no process is training it) or cancelled; nullopt when there is none.
     std::optional<TrainingRun> unfinishedRun(const std::string& fingerprint) const;
 
 private:

@@ -4,6 +4,7 @@
 
 #include "core/ml/engine/TorchModel.h"
 
+#include "core/domain/Paths.h"
 #include "core/domain/Sha256.h"
 
 #include <torch/script.h>
@@ -1363,6 +1364,71 @@ void TorchModel::save(const std::string& dir) {
     std::filesystem::create_directories(dir);
     m->card.weightsSha256 = saveWeights(m->network, dir + "/" + m->card.weightsFile);
     m->card.write(dir);
+}
+
+void TorchModel::saveTrainingState(const std::string& path) {
+    if (!m->optimiser) {
+        throw std::logic_error("saveTrainingState before startTraining");
+    }
+    plainErrors([&] {
+        torch::serialize::OutputArchive archive;
+        torch::serialize::OutputArchive network;
+        m->network->save(network);
+        archive.write("network", network);
+        torch::serialize::OutputArchive optimiser;
+        m->optimiser->save(optimiser);
+        archive.write("optimiser", optimiser);
+        archive.write("keptCount", torch::tensor(std::int64_t(m->kept.size())));
+        for (std::size_t i = 0; i < m->kept.size(); ++i) {
+            archive.write("kept." + std::to_string(i), m->kept[i]);
+        }
+        archive.write("generator", m->generator.get_state());
+        const std::string temporary = path + ".tmp";
+        archive.save_to(temporary);
+        syncToDisk(temporary);
+        if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+            throw std::runtime_error(path + ": cannot be written");
+        }
+        return 0;
+    });
+}
+
+void TorchModel::loadTrainingState(const std::string& path) {
+    if (!m->optimiser) {
+        throw std::logic_error("loadTrainingState before startTraining");
+    }
+    try {
+        torch::NoGradGuard noGrad;
+        torch::serialize::InputArchive archive;
+        archive.load_from(path);
+        torch::serialize::InputArchive network;
+        archive.read("network", network);
+        const std::string mismatch = compareWithArchive(*m->network, network, "");
+        if (!mismatch.empty()) {
+            throw std::runtime_error("it was saved by another architecture (" + mismatch + ")");
+        }
+        m->network->load(network);
+        torch::serialize::InputArchive optimiser;
+        archive.read("optimiser", optimiser);
+        m->optimiser->load(optimiser);
+        torch::Tensor count;
+        archive.read("keptCount", count);
+        m->kept.clear();
+        for (std::int64_t i = 0; i < count.item<std::int64_t>(); ++i) {
+            torch::Tensor t;
+            archive.read("kept." + std::to_string(i), t);
+            m->kept.push_back(t);
+        }
+        torch::Tensor generator;
+        archive.read("generator", generator);
+        m->generator.set_state(generator);
+        m->network->dropPlan();
+    } catch (const c10::Error& e) {
+        throw std::runtime_error(path + ": not a training checkpoint Radiolens can read (" +
+                                 std::string(e.what_without_backtrace()) + ")");
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(path + ": " + e.what());
+    }
 }
 
 } // namespace radiolens::ml

@@ -65,6 +65,13 @@ public:
     void recomputeBatchNormStatistics(const ImageSplit& split, std::size_t maxImages);
     /// Writes the weights (atomically) and the card, with the weights' sha256, into `dir`.
     void save(const std::string& dir);
+    /// Writes all that training needs to go on exactly where it is to `path`: weights and
+    /// BatchNorm statistics, the optimiser's moments and step counts, the kept (best) weights
+    /// and the augmentation's random state; a temporary file flushed to disk, then renamed.
+    void saveTrainingState(const std::string& path);
+    /// Reads what saveTrainingState() wrote (after startTraining() with the same settings).
+    /// Throws std::runtime_error naming the file when it cannot be read or does not fit.
+    void loadTrainingState(const std::string& path);
 
 private:
     TorchModel(); ///< no network yet (load fills it in)

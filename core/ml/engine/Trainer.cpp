@@ -3,12 +3,19 @@
 
 #include "core/ml/engine/Trainer.h"
 
+#include "core/domain/JsonFields.h"
+#include "core/domain/JsonWriter.h"
+#include "core/domain/Paths.h"
+#include "core/domain/Sha256.h"
 #include "core/ml/Metrics.h"
 #include "core/ml/engine/TorchModel.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <optional>
+#include <sstream>
 #include <ctime>
 #include <limits>
 #include <numeric>
@@ -108,6 +115,107 @@ double fitTemperature(const std::vector<double>& logits, int classes,
     return std::exp((lo + hi) / 2.0);
 }
 
+/// Everything a checkpoint must match to be resumed: the images and labels, the classes and
+/// every option that shapes training.
+std::string trainingFingerprint(const ImageDataset& data, const TrainOptions& o,
+                                const ModelCard& start) {
+    Sha256 hash;
+    const auto text = [&hash](const std::string& t) {
+        const std::string framed = std::to_string(t.size()) + ":" + t;
+        hash.update(framed.data(), framed.size());
+    };
+    const auto split = [&](const ImageSplit& s) {
+        text(std::to_string(s.count) + "x" + std::to_string(s.channels) + "x" +
+             std::to_string(s.height) + "x" + std::to_string(s.width));
+        hash.update(s.pixels.data(), s.pixels.size());
+        hash.update(s.labels.data(), s.labels.size() * sizeof(int));
+    };
+    text(data.task);
+    for (const std::string& name : data.classNames) {
+        text(name);
+    }
+    split(data.train);
+    split(data.validation);
+    for (const std::string& t :
+         {o.architecture, o.stem, o.pooling, o.parent, start.version, start.weightsSha256,
+          std::to_string(o.width), std::to_string(o.gradCamFlipAverage), std::to_string(o.epochs),
+          std::to_string(o.imageSize), std::to_string(o.batchSize), std::to_string(o.learningRate),
+          std::to_string(o.patience), std::to_string(o.seed), o.selectionName}) {
+        text(t);
+    }
+    return hash.hexDigest();
+}
+
+/// Where a run stood after an epoch, as checkpoint.json keeps it (the tensors are in `file`).
+struct Checkpoint {
+    std::string fingerprint;
+    int epoch = 0;
+    std::size_t step = 0;
+    double bestScore = 0.0;
+    double bestAuc = 0.0;
+    int bestEpoch = 0;
+    std::string random;   ///< the shuffling generator's state
+    std::string file;     ///< epoch-N.pt beside checkpoint.json
+    double seconds = 0.0; ///< training time up to this checkpoint, over every process
+    std::vector<std::pair<double, double>> history; ///< per epoch: loss, validation AUC
+};
+
+void writeCheckpoint(const std::string& dir, const Checkpoint& c) {
+    std::ostringstream out;
+    JsonWriter json(out);
+    json.beginObject()
+        .field("format", "radiolens-training-checkpoint")
+        .field("fingerprint", c.fingerprint)
+        .field("epoch", c.epoch)
+        .field("step", c.step)
+        .field("bestScore", c.bestScore)
+        .field("bestAuc", c.bestAuc)
+        .field("bestEpoch", c.bestEpoch)
+        .field("random", c.random)
+        .field("file", c.file)
+        .field("seconds", c.seconds)
+        .key("history")
+        .beginArray();
+    for (const auto& [loss, auc] : c.history) {
+        json.numbers({loss, auc});
+    }
+    json.endArray().endObject();
+    out << "\n";
+    writeFileAtomically(dir + "/checkpoint.json", out.str());
+}
+
+/// The checkpoint in `dir`, or nullopt when there is none. Throws std::runtime_error naming
+/// the file when it is damaged.
+std::optional<Checkpoint> readCheckpoint(const std::string& dir) {
+    const std::string path = dir + "/checkpoint.json";
+    if (!std::filesystem::exists(path)) {
+        return std::nullopt;
+    }
+    const JsonFields f(path);
+    const JsonValue root = f.parseObject(readTextFile(path));
+    if (f.text(root, "format") != "radiolens-training-checkpoint") {
+        f.fail("not a Radiolens training checkpoint");
+    }
+    Checkpoint c;
+    c.fingerprint = f.text(root, "fingerprint");
+    c.epoch = int(f.number(root, "epoch"));
+    c.step = std::size_t(f.number(root, "step"));
+    c.bestScore = f.number(root, "bestScore");
+    c.bestAuc = f.number(root, "bestAuc");
+    c.bestEpoch = int(f.number(root, "bestEpoch"));
+    c.random = f.text(root, "random");
+    c.file = f.text(root, "file");
+    c.seconds = f.number(root, "seconds");
+    const JsonValue& history = f.member(root, "history", "", JsonValue::Kind::Array);
+    for (const JsonValue& item : history.items()) {
+        if (!item.isArray() || item.items().size() != 2) {
+            f.fail("'history' holds something else than [loss, AUC] pairs");
+        }
+        c.history.emplace_back(item.items()[0].asNumber(), item.items()[1].asNumber());
+    }
+    return c;
+}
+
 } // namespace
 
 std::string timeStamp() {
@@ -157,8 +265,9 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
         }
     }
     const auto start = Clock::now();
-    const auto seconds = [&start] {
-        return std::chrono::duration<double>(Clock::now() - start).count();
+    double secondsBefore = 0.0; // of the processes before this one (a resumed run)
+    const auto seconds = [&start, &secondsBefore] {
+        return secondsBefore + std::chrono::duration<double>(Clock::now() - start).count();
     };
 
     std::unique_ptr<TorchModel> model;
@@ -271,8 +380,55 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     double bestScore = -std::numeric_limits<double>::infinity();
     double bestAuc = std::numeric_limits<double>::quiet_NaN();
     int bestEpoch = 0;
+    int firstEpoch = 1;
+
+    // Checkpoints: go on from the last one when it was made by this very training.
+    const std::string checkpointDir = options.checkpointDir;
+    Checkpoint checkpoint;
+    if (!checkpointDir.empty()) {
+        std::filesystem::create_directories(checkpointDir);
+        checkpoint.fingerprint = trainingFingerprint(data, options, parent);
+        if (const std::optional<Checkpoint> saved = readCheckpoint(checkpointDir)) {
+            if (saved->fingerprint != checkpoint.fingerprint) {
+                throw std::runtime_error(checkpointDir +
+                                         ": its checkpoint belongs to a training of other "
+                                         "images, labels or options; use another folder");
+            }
+            model->loadTrainingState(checkpointDir + "/" + saved->file);
+            std::istringstream(saved->random) >> random;
+            checkpoint = *saved;
+            step = saved->step;
+            bestScore = saved->bestScore;
+            bestAuc = saved->bestAuc;
+            bestEpoch = saved->bestEpoch;
+            firstEpoch = saved->epoch + 1;
+            secondsBefore = saved->seconds;
+            status.resumedAfterEpoch = saved->epoch;
+            // The epochs already done, again, for whoever draws the run.
+            status.replayed = true;
+            status.epochEnded = true;
+            double best = -std::numeric_limits<double>::infinity();
+            for (std::size_t e = 0; e < saved->history.size(); ++e) {
+                status.epoch = int(e + 1);
+                status.trainLoss = saved->history[e].first;
+                status.validationAuc = saved->history[e].second;
+                best =
+                    std::isnan(best) || status.validationAuc > best ? status.validationAuc : best;
+                status.bestValidationAuc = best;
+                status.fraction = double(e + 1) * double(steps) / totalSteps;
+                if (observer && !observer(status)) {
+                    throw std::runtime_error("cancelled");
+                }
+            }
+            status.replayed = false;
+        }
+    }
+
     std::vector<std::size_t> order(data.train.count);
-    for (int epoch = 1; epoch <= epochs; ++epoch) {
+    for (int epoch = firstEpoch; epoch <= epochs; ++epoch) {
+        if (epoch > 1 && epoch - 1 - bestEpoch >= patience) {
+            break; // early stopping: the previous epoch was the last
+        }
         std::iota(order.begin(), order.end(), 0);
         std::shuffle(order.begin(), order.end(), random);
         double lossSum = 0.0;
@@ -314,11 +470,29 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
         status.bestValidationAuc = bestAuc;
         status.epochEnded = true;
         status.seconds = seconds();
+        if (!checkpointDir.empty()) {
+            // The new state under a new name first, then the note that points to it, then the
+            // old state goes: a kill at any moment leaves a consistent checkpoint.
+            const std::string previous = checkpoint.file;
+            checkpoint.file = "epoch-" + std::to_string(epoch) + ".pt";
+            model->saveTrainingState(checkpointDir + "/" + checkpoint.file);
+            std::ostringstream state;
+            state << random;
+            checkpoint.random = state.str();
+            checkpoint.epoch = epoch;
+            checkpoint.step = step;
+            checkpoint.bestScore = std::isfinite(bestScore) ? bestScore : -1e300;
+            checkpoint.bestAuc = std::isfinite(bestAuc) ? bestAuc : 0.0;
+            checkpoint.bestEpoch = bestEpoch;
+            checkpoint.seconds = seconds();
+            checkpoint.history.emplace_back(status.trainLoss, std::isfinite(m.auc) ? m.auc : 0.0);
+            writeCheckpoint(checkpointDir, checkpoint);
+            if (!previous.empty() && previous != checkpoint.file) {
+                std::filesystem::remove(checkpointDir + "/" + previous);
+            }
+        }
         if (observer && !observer(status)) {
             throw std::runtime_error("cancelled");
-        }
-        if (epoch - bestEpoch >= patience) {
-            break;
         }
     }
     // The best epoch's weights, exact BatchNorm statistics (2,048 images estimate them well),
@@ -335,6 +509,9 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     card.training["trainImages"] = std::to_string(data.train.count);
     card.training["validationImages"] = std::to_string(data.validation.count);
     card.training["epochs"] = std::to_string(status.epoch);
+    if (status.resumedAfterEpoch > 0) {
+        card.training["resumedAfterEpoch"] = std::to_string(status.resumedAfterEpoch);
+    }
     card.training["bestEpoch"] = std::to_string(bestEpoch);
     card.training["selection"] = options.selectionScore ? options.selectionName : "validation AUC";
     card.training["seconds"] = std::to_string(int(std::lround(seconds())));

@@ -1,0 +1,458 @@
+#include "core/ml/Retraining.h"
+
+#include "core/domain/Paths.h"
+#include "core/domain/Sha256.h"
+#include "core/ml/DicomModelInput.h"
+#include "core/ml/ImageFolderDataset.h"
+#include "core/ml/ModelInput.h"
+#include "core/store/IndexCache.h"
+#include "core/store/LabelStore.h"
+#include "core/store/StudyStore.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace radiolens {
+
+namespace {
+
+/// FNV-1a: a hash that is the same on every machine and run (std::hash is not).
+std::uint64_t stableHash(const std::string& text) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : text) {
+        h = (h ^ c) * 1099511628211ull;
+    }
+    return h;
+}
+
+bool endsWith(const std::string& text, const std::string& suffix) {
+    return text.size() >= suffix.size() &&
+           text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// An external dataset: MedMNIST .npz or a CSV of pictures (resized to `size`).
+ImageDataset loadExtraDataset(const std::string& path, int size) {
+    if (endsWith(path, ".npz")) {
+        return loadMedMnist(path);
+    }
+    if (endsWith(path, ".csv")) {
+        return loadImageFolder(path, size);
+    }
+    throw std::runtime_error(path + ": not a dataset Radiolens reads (a MedMNIST .npz file, or a "
+                                    ".csv listing pictures)");
+}
+
+/// One labelled image to read.
+struct Labelled {
+    InstanceRecord record;
+    std::string className;
+};
+
+std::string patientOf(const InstanceRecord& r) {
+    return r.patientId.empty() ? "study " + r.studyInstanceUid : r.patientId;
+}
+
+void appendImage(ImageSplit& split, const std::vector<std::uint8_t>& pixels, int label) {
+    split.pixels.insert(split.pixels.end(), pixels.begin(), pixels.end());
+    split.labels.push_back(label);
+    ++split.count;
+}
+
+/// An exclusive lock on a run's folder, held while a process trains it (flock: released when
+/// the process ends, however it ends).
+class RunLock {
+public:
+    explicit RunLock(const std::string& path)
+        : m_fd(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644)) {
+        if (m_fd < 0) {
+            throw std::runtime_error(path + ": cannot be created");
+        }
+        m_locked = ::flock(m_fd, LOCK_EX | LOCK_NB) == 0;
+    }
+    ~RunLock() { ::close(m_fd); }
+    RunLock(const RunLock&) = delete;
+    RunLock& operator=(const RunLock&) = delete;
+    bool locked() const { return m_locked; }
+
+private:
+    int m_fd;
+    bool m_locked = false;
+};
+
+std::string sha256OfText(const std::string& text) {
+    Sha256 hash;
+    hash.update(text.data(), text.size());
+    return hash.hexDigest();
+}
+
+} // namespace
+
+ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::string>& extraData,
+                                 const InputSpec& input, const std::vector<std::string>& classes,
+                                 double validationFraction, TrainingSetReport& report,
+                                 ProgressSink* progress) {
+    report = TrainingSetReport();
+    NullProgress none;
+    ProgressSink& sink = progress != nullptr ? *progress : none;
+    std::vector<std::string> names = classes;
+    const auto classIndex = [&names](const std::string& name) {
+        const auto it = std::find(names.begin(), names.end(), name);
+        if (it != names.end()) {
+            return int(it - names.begin());
+        }
+        names.push_back(name);
+        return int(names.size() - 1);
+    };
+
+    // The store's labels: images first, then series and study labels of radiographs.
+    LabelStore labels(store);
+    IndexCache index(store);
+    std::map<std::string, Labelled> chosen; // by SOP Instance UID
+    const LabelLevel levels[] = {LabelLevel::Image, LabelLevel::Series, LabelLevel::Study};
+    for (LabelLevel level : levels) {
+        const Consensus consensus = labels.consensus(level);
+        report.disagreements += consensus.disagreements.size();
+        report.unconfirmedSuggestions += consensus.unconfirmedSuggestions;
+        for (const auto& [uid, className] : consensus.items) {
+            const std::vector<InstanceRecord> records = index.instances(level, uid);
+            if (records.empty()) {
+                report.problems.push_back(std::string(toString(level)) + " " + uid +
+                                          ": not in the study index (open or index its folder "
+                                          "first)");
+                continue;
+            }
+            std::size_t used = 0;
+            for (const InstanceRecord& r : records) {
+                if (level != LabelLevel::Image && !isProjectionModality(r.modality)) {
+                    continue;
+                }
+                used += chosen.emplace(r.instance.sopInstanceUid, Labelled{r, className}).second;
+            }
+            if (level != LabelLevel::Image && used == 0 &&
+                std::none_of(records.begin(), records.end(), [](const InstanceRecord& r) {
+                    return isProjectionModality(r.modality);
+                })) {
+                report.problems.push_back(std::string(toString(level)) + " " + uid + " (" +
+                                          records.front().modality +
+                                          "): a series or study label does not say which slice "
+                                          "shows it; label images to train on them");
+            }
+        }
+    }
+
+    ImageDataset data;
+    data.source = store.path();
+    for (ImageSplit* split : {&data.train, &data.validation, &data.test}) {
+        split->channels = std::size_t(input.channels);
+        split->width = split->height = std::size_t(input.size);
+    }
+
+    // Patients go whole to training or validation, chosen per class by a stable hash.
+    std::map<std::string, std::vector<const Labelled*>> byPatient;
+    for (const auto& [uid, item] : chosen) {
+        byPatient[patientOf(item.record)].push_back(&item);
+    }
+    std::map<std::string, std::vector<std::string>> patientsOfClass;
+    for (auto& [patient, items] : byPatient) {
+        std::sort(items.begin(), items.end(), [](const Labelled* a, const Labelled* b) {
+            return a->record.instance.path < b->record.instance.path;
+        });
+        patientsOfClass[items.front()->className].push_back(patient);
+    }
+    std::set<std::string> validationPatients;
+    for (auto& [className, patients] : patientsOfClass) {
+        std::sort(patients.begin(), patients.end(), [](const std::string& a, const std::string& b) {
+            return stableHash("split:" + a) < stableHash("split:" + b);
+        });
+        const std::size_t n = patients.size();
+        const std::size_t take =
+            n < 2 ? 0
+                  : std::clamp<std::size_t>(
+                        std::size_t(std::lround(double(n) * validationFraction)), 1, n - 1);
+        validationPatients.insert(patients.begin(), patients.begin() + std::ptrdiff_t(take));
+    }
+
+    ModelCard reader;
+    reader.input = input;
+    std::vector<std::string> usedLines;
+    std::size_t done = 0;
+    for (const auto& [patient, items] : byPatient) {
+        const bool validation = validationPatients.count(patient) != 0;
+        bool any = false;
+        for (const Labelled* item : items) {
+            if (!sink.report(0.9 * double(done++) /
+                             double(std::max<std::size_t>(1, chosen.size())))) {
+                throw std::runtime_error("cancelled");
+            }
+            try {
+                const ImageSplit frames = dicomModelInput(item->record.instance.path, reader);
+                const std::vector<std::uint8_t> pixels =
+                    squarePixels(frames, frames.count / 2, input.size, input.channels);
+                appendImage(validation ? data.validation : data.train, pixels,
+                            classIndex(item->className));
+                (validation ? report.validationPerClass : report.trainPerClass)[item->className]++;
+                usedLines.push_back(item->record.instance.sopInstanceUid + " " + item->className);
+                ++report.storeImages;
+                any = true;
+            } catch (const std::exception& e) {
+                report.problems.push_back("image " + item->record.instance.sopInstanceUid + ": " +
+                                          e.what());
+            }
+        }
+        if (any) {
+            ++(validation ? report.validationPatients : report.trainPatients);
+        }
+    }
+    std::sort(usedLines.begin(), usedLines.end());
+    std::string labelSet;
+    for (const std::string& line : usedLines) {
+        labelSet += line + "\n";
+    }
+
+    // External datasets, their splits as they are.
+    for (const std::string& path : extraData) {
+        const ImageDataset extra = loadExtraDataset(path, input.size);
+        if (extra.task == "multi-label") {
+            throw std::runtime_error(path + ": multi-label datasets cannot be mixed with labels");
+        }
+        labelSet +=
+            "dataset " + fs::path(path).filename().string() + " " + Sha256::ofFile(path) + "\n";
+        std::vector<int> mapped;
+        for (const std::string& name : extra.classNames) {
+            mapped.push_back(classIndex(name));
+        }
+        for (const auto& [from, to, counts, added] :
+             {std::tuple{&extra.train, &data.train, &report.trainPerClass, &report.extraTrain},
+              std::tuple{&extra.validation, &data.validation, &report.validationPerClass,
+                         &report.extraValidation}}) {
+            const bool same = from->channels == to->channels && from->width == to->width &&
+                              from->height == to->height;
+            to->pixels.reserve(to->pixels.size() + from->count * to->imageBytes());
+            for (std::size_t i = 0; i < from->count; ++i) {
+                const int label = mapped[std::size_t(from->labels[i])];
+                if (same) {
+                    const auto first =
+                        from->pixels.begin() + std::ptrdiff_t(i * from->imageBytes());
+                    to->pixels.insert(to->pixels.end(), first,
+                                      first + std::ptrdiff_t(from->imageBytes()));
+                    to->labels.push_back(label);
+                    ++to->count;
+                } else {
+                    appendImage(*to, squarePixels(*from, i, input.size, input.channels), label);
+                }
+                ++(*counts)[names[std::size_t(label)]];
+            }
+            *added += from->count;
+        }
+    }
+    sink.report(1.0);
+
+    data.classNames = names;
+    data.task = names.size() == 2 ? "binary" : "multi-class";
+    report.labelSetSha256 = sha256OfText(labelSet);
+    if (names.size() < 2) {
+        throw std::runtime_error("the labels name fewer than two classes; a classifier needs two "
+                                 "or more");
+    }
+    if (data.train.count == 0 || data.validation.count == 0) {
+        throw std::runtime_error(
+            "too few labelled images to train: " + std::to_string(data.train.count) +
+            " for training and " + std::to_string(data.validation.count) +
+            " for validation (a class needs images of two or more patients)");
+    }
+    return data;
+}
+
+RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine& engine,
+                      const TrainObserver& observer,
+                      const std::function<void(const std::string&)>& note) {
+    const auto say = [&note](const std::string& text) {
+        if (note) {
+            note(text);
+        }
+    };
+    ModelRegistry registry(store);
+    LabelStore labels(store);
+    const std::string actor = request.actor.empty() ? StudyStore::defaultActor() : request.actor;
+    RetrainResult result;
+    if (std::error_code error; !request.out.empty() && fs::exists(request.out, error)) {
+        throw std::runtime_error(request.out + ": exists already; choose another folder");
+    }
+
+    // What to start from: the given package, else the active model, unless from scratch.
+    TrainOptions options = request.options;
+    std::optional<ModelCard> parent;
+    std::string parentDir = request.fromScratch ? std::string() : request.parentDir;
+    if (!request.fromScratch && parentDir.empty()) {
+        if (const auto active = registry.active()) {
+            if (const std::string problem = ModelRegistry::verifyPackage(*active);
+                !problem.empty()) {
+                throw std::runtime_error("the active model cannot be fine-tuned: " + problem);
+            }
+            parentDir = active->package;
+        }
+    }
+    if (!parentDir.empty()) {
+        parent = ModelCard::read(parentDir);
+        const std::vector<std::string> labelClasses = labels.classes();
+        std::set<std::string> mine(labelClasses.begin(), labelClasses.end());
+        for (const std::string& name : parent->classNames) {
+            mine.erase(name);
+        }
+        if (!mine.empty() || parent->format == "torchscript") {
+            say("the model " + parent->id + " " + parent->version +
+                (parent->format == "torchscript"
+                     ? " is a TorchScript model"
+                     : " does not know the class '" + *mine.begin() + "'") +
+                "; training a new model from scratch");
+            parent.reset();
+            parentDir.clear();
+        }
+    }
+
+    InputSpec input;
+    if (parent) {
+        input = parent->input;
+        options.parent = parentDir;
+    } else {
+        options.parent.clear();
+        input.preprocessing = "normalize";
+        input.size = options.imageSize > 0 ? options.imageSize : 0;
+        if (input.size == 0 && !request.extraData.empty()) {
+            const ImageDataset first = loadExtraDataset(request.extraData.front(), 0);
+            input.size = int(first.train.width);
+            input.channels = int(first.train.channels);
+        }
+        input.size = input.size > 0 ? input.size : 224;
+        // DICOM radiographs and CT are grey; a colour external dataset makes the model colour.
+        for (const std::string& path : request.extraData) {
+            if (endsWith(path, ".npz")) {
+                input.channels =
+                    std::max<int>(input.channels, int(loadMedMnist(path).train.channels));
+            }
+        }
+    }
+    options.imageSize = input.size;
+    result.report = TrainingSetReport();
+    const ImageDataset data = assembleTrainingSet(
+        store, request.extraData, input, parent ? parent->classNames : std::vector<std::string>{},
+        request.validationFraction, result.report);
+    for (const std::string& problem : result.report.problems) {
+        say("left out: " + problem);
+    }
+    if (options.id.empty()) {
+        const std::string base =
+            parent ? parent->id
+                   : (request.extraData.empty()
+                          ? std::string("radiolens-labels")
+                          : fs::path(request.extraData.front()).stem().string()) +
+                         "-" + (options.architecture.empty() ? "resnet18" : options.architecture);
+        options.id = base;
+    }
+
+    // The training's identity: the exact labels, data and options. The same training started
+    // again goes on where an interrupted one stopped.
+    const std::string fingerprint = sha256OfText(
+        result.report.labelSetSha256 + "|" + options.id + "|" + options.architecture + "|" +
+        options.stem + "|" + options.pooling + "|" + std::to_string(options.width) + "|" +
+        std::to_string(options.epochs) + "|" + std::to_string(options.imageSize) + "|" +
+        std::to_string(options.batchSize) + "|" + std::to_string(options.learningRate) + "|" +
+        std::to_string(options.patience) + "|" + std::to_string(options.seed) + "|" +
+        (parent ? parent->id + "@" + parent->version : std::string("scratch")) + "|" +
+        std::to_string(request.validationFraction));
+
+    std::optional<TrainingRun> run =
+        request.fresh ? std::nullopt : registry.unfinishedRun(fingerprint);
+    if (run) {
+        // A run that published before its end was recorded: record it now.
+        for (const RegisteredModel& m : registry.versions(run->modelId)) {
+            if (m.runId == run->id) {
+                registry.endRun(run->id, "finished", "", m.version, actor);
+                result.model = m;
+                result.run = *registry.run(run->id);
+                say("this training finished before as " + m.modelId + " " + m.version);
+                return result;
+            }
+        }
+    }
+    const std::string runsFolder = registry.modelsFolder() + "/runs";
+    if (run && run->state != "running") {
+        registry.reopenRun(run->id, actor);
+    }
+    if (!run) {
+        fs::create_directories(runsFolder);
+        const std::string folder =
+            runsFolder + "/" + std::to_string(nowMs()) + "-" + fingerprint.substr(0, 12);
+        fs::create_directories(folder);
+        run = registry.startRun(options.id, fingerprint, folder, request.out, actor);
+    }
+    RunLock lock(run->folder + "/lock");
+    if (!lock.locked()) {
+        throw std::runtime_error("this training is running in another process (run " +
+                                 std::to_string(run->id) + ", " + run->folder +
+                                 "); wait for it, or cancel it there");
+    }
+    const std::string package = run->folder + "/package";
+    fs::remove_all(package);
+    options.outDir = package;
+    options.checkpointDir = run->folder + "/checkpoint";
+    result.run = *run;
+
+    const std::int64_t runId = run->id;
+    const TrainObserver recordingObserver = [&](const TrainStatus& s) {
+        if (s.epochEnded && !s.replayed) {
+            registry.checkpointed(runId, s.epoch);
+        }
+        if (s.resumedAfterEpoch > 0 && result.resumedAfterEpoch == 0) {
+            result.resumedAfterEpoch = s.resumedAfterEpoch;
+            say("resuming run " + std::to_string(runId) + " after epoch " +
+                std::to_string(s.resumedAfterEpoch) + " (its checkpoint in " +
+                options.checkpointDir + ")");
+        }
+        return !observer || observer(s);
+    };
+    ModelCard card;
+    try {
+        card = engine.train(data, options, recordingObserver);
+    } catch (const std::exception& e) {
+        const std::string what = e.what();
+        registry.endRun(runId, what == "cancelled" ? "cancelled" : "failed",
+                        what == "cancelled" ? "cancelled; its checkpoint is kept" : what, "",
+                        actor);
+        throw;
+    }
+
+    // What it was trained on goes on its card, then the package is published whole.
+    card.training["labelSetSha256"] = result.report.labelSetSha256;
+    card.training["storeImages"] = std::to_string(result.report.storeImages);
+    card.training["trainPatients"] = std::to_string(result.report.trainPatients);
+    card.training["validationPatients"] = std::to_string(result.report.validationPatients);
+    card.training["validationFraction"] = std::to_string(request.validationFraction);
+    card.training["split"] = "by patient";
+    card.training["run"] = std::to_string(runId);
+    card.write(package);
+    const std::string out = !request.out.empty()
+                                ? request.out
+                                : registry.modelsFolder() + "/" + card.id + "/" + card.version;
+    publishFolder(package, out);
+    result.model = registry.publish(out, result.report.labelSetSha256,
+                                    result.report.storeImages + result.report.extraTrain +
+                                        result.report.extraValidation,
+                                    runId, actor);
+    registry.endRun(runId, "finished", "", card.version, actor);
+    result.run = *registry.run(runId);
+    std::error_code ignored;
+    fs::remove_all(run->folder, ignored); // its checkpoints; the package has moved out
+    return result;
+}
+
+} // namespace radiolens

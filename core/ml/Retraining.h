@@ -1,0 +1,96 @@
+#pragma once
+// Local retraining (issue 6): the labels in the store (and optional external datasets) become a
+// training set split by patient, the ML engine trains with checkpoints, and the finished model
+// is published atomically into the store's registry. Plain C++; the engine is the plugin's.
+
+#include "core/domain/Progress.h"
+#include "core/ml/MlEngine.h"
+#include "core/store/ModelRegistry.h"
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace radiolens {
+
+class StudyStore;
+
+/// What went into a training set assembled from the store.
+struct TrainingSetReport {
+    std::size_t storeImages = 0;            ///< labelled DICOM images read
+    std::size_t trainPatients = 0;          ///< patients whose images train
+    std::size_t validationPatients = 0;     ///< patients whose images validate (no overlap)
+    std::size_t extraTrain = 0;             ///< images from external datasets' training splits
+    std::size_t extraValidation = 0;        ///< ... and their validation splits
+    std::size_t disagreements = 0;          ///< items the annotators disagree on (left out)
+    std::size_t unconfirmedSuggestions = 0; ///< model suggestions nobody confirmed (left out)
+    /// Labelled items that could not be used, with the reason ("<uid>: not in the study
+    /// index; open or index its folder first").
+    std::vector<std::string> problems;
+    std::map<std::string, std::size_t> trainPerClass;
+    std::map<std::string, std::size_t> validationPerClass;
+    /// SHA-256 of the exact label set: the store's consensus labels and the external datasets'
+    /// files.
+    std::string labelSetSha256;
+};
+
+/// Builds a training set: every trusted, agreed image-level label in the store whose instance
+/// is in the study index, plus the series- and study-level labels of radiographs (each image of
+/// the labelled series or study, unless it has an image label of its own); the images are
+/// read from their DICOM files and prepared as `input` says (windowed as the card says,
+/// MONOCHROME1 inverted, resized to input.size). Patients (PatientID; the study UID when it is
+/// empty) go whole to training or validation: within each class, a stable hash orders the
+/// patients and `validationFraction` of them validate, at least one per class when a class has
+/// two or more patients. External datasets (`extraData`: MedMNIST .npz or picture CSVs) add
+/// their training and validation splits as they are (their test split is never used). Classes
+/// are `classes` first (a fine-tuned model's), then any other in the order the store and the
+/// datasets name them. Labelled items that cannot be read are reported and left out; the rest
+/// go on. Throws std::runtime_error when nothing can be trained on.
+ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::string>& extraData,
+                                 const InputSpec& input, const std::vector<std::string>& classes,
+                                 double validationFraction, TrainingSetReport& report,
+                                 ProgressSink* progress = nullptr);
+
+/// One retraining, as `radiolens-cli retrain` and the GUI's training window start it.
+struct RetrainRequest {
+    std::vector<std::string> extraData; ///< external datasets (.npz, picture CSV)
+    /// Where the new package is published; empty: <store folder>/models/<id>/<version>. Must
+    /// not exist.
+    std::string out;
+    /// Start from new weights even when a model is active (else the active model of the store,
+    /// or `parentDir`, is fine-tuned when its classes match).
+    bool fromScratch = false;
+    std::string parentDir; ///< a model package to fine-tune instead of the active one
+    /// Architecture, epochs, seed, ... for training from scratch; input size (default 224 for
+    /// DICOM-only data, the dataset's for external data); outDir and checkpointDir are set by
+    /// retrain().
+    TrainOptions options;
+    double validationFraction = 0.2;
+    std::string actor;  ///< for the audit log; empty: the OS user
+    bool fresh = false; ///< ignore an interrupted run of the same training and start over
+};
+
+struct RetrainResult {
+    RegisteredModel model;
+    TrainingSetReport report;
+    TrainingRun run;
+    int resumedAfterEpoch = 0; ///< 0: trained from the start
+};
+
+/// Trains a new model version from the store's labels and publishes it: assembles the training
+/// set, records a training run, trains with a checkpoint after every epoch in the run's folder
+/// (<store folder>/models/runs/...), then moves the finished package into place (flushed to
+/// disk, renamed) and registers it with its label-set hash and parent, in one transaction. It
+/// is not promoted: its metrics are there to be looked at first. A run of the same training
+/// (same labels, data and options) that was interrupted (killed, machine off) or cancelled goes
+/// on from its last checkpoint; one that another process is running is refused. Cancelling
+/// (the observer returns false) ends the run as cancelled, keeping its checkpoint, and throws
+/// std::runtime_error("cancelled"). `note` receives one-line messages for the user (resuming,
+/// skipped images). The registry is changed only by the final publication.
+RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine& engine,
+                      const TrainObserver& observer,
+                      const std::function<void(const std::string&)>& note = {});
+
+} // namespace radiolens
