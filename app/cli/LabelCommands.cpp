@@ -50,6 +50,8 @@ const char* kLabelHelp =
        radiolens-cli label export --store DB --out FILE [--history]
        radiolens-cli label classes --store DB [--add NAME]
        radiolens-cli label agreement --store DB [--annotators A,B] [--json]
+       radiolens-cli label worklist --store DB [--order date|entropy|margin]
+                               [--annotator NAME] [--limit N] [--json]
 
 Labels say which class an image (a SOP instance), a series or a study belongs to, who said so
 and when. They are never changed or deleted: a new label replaces the annotator's earlier one
@@ -69,6 +71,9 @@ in the audit log. Every command returns only once its change is safely on disk.
   classes     lists the classes with their counts; --add defines one
   agreement   Cohen's kappa of two annotators on the items both labelled (default: the first
               two who labelled), with the confusion table
+  worklist    the indexed images still to label (by --annotator, or by anyone) that the
+              active model accepts, with its suggestion: by study date, or (entropy, margin)
+              the images the model is least sure of first, where a label teaches it most
 )";
 
 const char* kAuditHelp = R"(usage: radiolens-cli audit verify --store DB [--head HASH] [--json]
@@ -88,6 +93,9 @@ const char* kModelsHelp = R"(usage: radiolens-cli models list --store DB [--mode
        radiolens-cli models promote --store DB VERSION [--model ID]
        radiolens-cli models rollback --store DB [--model ID]
        radiolens-cli models runs --store DB [--json]
+       radiolens-cli models compare --store DB VERSION_A VERSION_B [--model ID]
+                               [--data DATASET]... [--split val|test] [--threshold T]
+                               [--report FILE.html] [--json]
 
 The model registry keeps every version retrain publishes (its card, validation metrics, the
 SHA-256 of the exact label set, its parent) and which version of each model is active: the one
@@ -98,6 +106,12 @@ the viewer and the labelling worklist use. Publishing does not activate a versio
               first: a changed or missing file is refused with the reason)
   rollback    goes back to the version that was active before the current one
   runs        training runs: running (or interrupted), finished, failed, cancelled
+  compare     measures two versions on the same images: the validation patients of the
+              store's labels (and --data datasets' validation splits), or with --split test
+              the test splits of --data; AUC with the paired bootstrap interval of the
+              difference, accuracy, sensitivity and specificity at --threshold (default 0.5),
+              ECE; --report writes an HTML page with ROC curves, reliability diagrams and
+              confusion matrices
 --model ID is needed only when the store has versions of several models.
 )";
 
@@ -396,6 +410,81 @@ int labelAgreement(const std::vector<std::string>& argv) {
     return 0;
 }
 
+int labelWorklist(const std::vector<std::string>& argv) {
+    const std::string command = "label worklist";
+    const Arguments args =
+        parse(command, argv, {"--json"}, {"--store", "--order", "--annotator", "--limit"});
+    checkArguments(command, args, {});
+    WorklistOrder order = WorklistOrder::Entropy;
+    if (args.has("--order") && !parseWorklistOrder(args.get("--order"), order)) {
+        usageError(command, "--order is date, entropy or margin");
+    }
+    const std::size_t limit = std::size_t(positiveInt(command, args, "--limit", 1, 100000000));
+    auto store = openStore(command, args);
+    MlEngine* ml = nullptr;
+    if (order != WorklistOrder::Date && ModelRegistry(*store).active()) {
+        ml = &engine(command);
+    }
+    Worklist list;
+    try {
+        list = buildWorklist(*store, ml, order, args.get("--annotator"));
+    } catch (const std::exception& e) {
+        throw CliError{command + ": " + e.what()};
+    }
+    for (const std::string& problem : list.problems) {
+        std::fprintf(stderr, "left out %s\n", problem.c_str());
+    }
+    const std::size_t shown = limit > 0 ? std::min(limit, list.items.size()) : list.items.size();
+    if (args.has("--json")) {
+        JsonWriter json(std::cout);
+        json.beginObject()
+            .field("order", toString(list.order))
+            .field("model", list.modelId)
+            .field("modelVersion", list.modelVersion)
+            .field("labelled", list.labelled)
+            .field("unlabelled", list.items.size());
+        json.key("items").beginArray();
+        for (std::size_t i = 0; i < shown; ++i) {
+            const WorklistItem& item = list.items[i];
+            json.beginObject()
+                .field("instance", item.record.instance.sopInstanceUid)
+                .field("series", item.record.seriesInstanceUid)
+                .field("study", item.record.studyInstanceUid)
+                .field("patientId", item.record.patientId)
+                .field("studyDate", item.record.studyDate)
+                .field("modality", item.record.modality)
+                .field("path", item.record.instance.path);
+            if (item.suggestedClass >= 0) {
+                json.field("suggestion", list.classNames[std::size_t(item.suggestedClass)])
+                    .field("probability", item.probabilities[std::size_t(item.suggestedClass)])
+                    .field("uncertainty", item.uncertainty);
+            }
+            json.endObject();
+        }
+        json.endArray().endObject();
+        std::cout << "\n";
+        return 0;
+    }
+    std::printf("%zu images to label (%zu labelled), order %s%s\n", list.items.size(),
+                list.labelled, toString(list.order),
+                list.modelId.empty()
+                    ? " (no active model: by date)"
+                    : (", model " + list.modelId + " " + list.modelVersion).c_str());
+    for (std::size_t i = 0; i < shown; ++i) {
+        const WorklistItem& item = list.items[i];
+        std::printf("%5zu  %-40s %-14s %-8s %-4s", i + 1,
+                    item.record.instance.sopInstanceUid.c_str(), item.record.patientId.c_str(),
+                    item.record.studyDate.c_str(), item.record.modality.c_str());
+        if (item.suggestedClass >= 0) {
+            std::printf("  %s %.3f  uncertainty %.3f",
+                        list.classNames[std::size_t(item.suggestedClass)].c_str(),
+                        item.probabilities[std::size_t(item.suggestedClass)], item.uncertainty);
+        }
+        std::printf("\n");
+    }
+    return 0;
+}
+
 // ---- models ------------------------------------------------------------------------------------
 
 /// The model id the user means: --model, or the only one in the registry.
@@ -545,8 +634,87 @@ int modelsRuns(const std::vector<std::string>& argv) {
     return 0;
 }
 
-// ---- retrain
-// -------------------------------------------------------------------------------------
+int modelsCompare(const std::vector<std::string>& argv) {
+    const std::string command = "models compare";
+    const Arguments args =
+        parse(command, argv, {"--json"},
+              {"--store", "--model", "--data", "--split", "--threshold", "--report"});
+    if (args.positional.size() != 2) {
+        usageError(command, "give two versions to compare");
+    }
+    const std::string split = args.get("--split", "val");
+    if (split != "val" && split != "test") {
+        usageError(command, "--split is val or test");
+    }
+    double threshold = 0.5;
+    if (args.has("--threshold")) {
+        threshold = parseNumber(command, "--threshold", args.get("--threshold"));
+        if (!(threshold > 0.0 && threshold < 1.0)) {
+            usageError(command, "--threshold takes a probability above 0 and below 1");
+        }
+    }
+    auto store = openStore(command, args);
+    ModelRegistry registry(*store);
+    const std::string id = modelIdOf(command, args, registry);
+    std::vector<RegisteredModel> versions;
+    for (const std::string& version : args.positional) {
+        const auto found = registry.find(id, version);
+        if (!found) {
+            throw CliError{command + ": model " + id + " has no version " + version};
+        }
+        versions.push_back(*found);
+    }
+    MlEngine& ml = engine(command);
+    ModelComparison comparison;
+    try {
+        comparison = compareVersions(*store, ml, versions[0], versions[1], args.all("--data"),
+                                     split, threshold);
+    } catch (const std::exception& e) {
+        throw CliError{command + ": " + e.what()};
+    }
+    if (args.has("--report")) {
+        writeFileAtomically(args.get("--report"),
+                            comparisonReportHtml(comparison, isoTimeMs(nowMs())));
+        std::fprintf(stderr, "report written to %s\n", args.get("--report").c_str());
+    }
+    if (args.has("--json")) {
+        JsonWriter json(std::cout);
+        json.beginObject()
+            .field("set", comparison.setDescription)
+            .field("n", comparison.labels.size())
+            .field("threshold", comparison.threshold)
+            .field("aucDifference", comparison.aucDifference)
+            .field("aucDifferenceCi95",
+                   std::vector<double>{comparison.aucDifferenceLow, comparison.aucDifferenceHigh});
+        json.key("models").beginArray();
+        for (const ModelEvaluation& e : comparison.models) {
+            json.beginObject().field("model", e.modelId).field("version", e.version);
+            writeMetricsFields(json, e.metrics);
+            json.key("confusion").beginArray();
+            for (const auto& row : e.confusion) {
+                json.numbers(std::vector<double>(row.begin(), row.end()));
+            }
+            json.endArray().endObject();
+        }
+        json.endArray().endObject();
+        std::cout << "\n";
+        return 0;
+    }
+    std::printf("on %s (%zu images), threshold %.2f:\n", comparison.setDescription.c_str(),
+                comparison.labels.size(), comparison.threshold);
+    for (const ModelEvaluation& e : comparison.models) {
+        std::printf("  %-20s AUC %.4f  accuracy %.4f  sensitivity %.4f  specificity %.4f  ECE "
+                    "%.4f\n",
+                    e.version.c_str(), e.metrics.auc, e.metrics.accuracy, e.metrics.sensitivity,
+                    e.metrics.specificity, e.metrics.ece);
+    }
+    std::printf("  AUC difference %+.4f (95 %% interval %+.4f to %+.4f)\n",
+                comparison.aucDifference, comparison.aucDifferenceLow,
+                comparison.aucDifferenceHigh);
+    return 0;
+}
+
+// ---- retrain ---------------------------------------------------------------------------------
 
 /// Training progress as one JSON object per line on stdout, flushed, for the GUI's training
 /// window: {"event":"progress"|"epoch", ...}.
@@ -658,8 +826,7 @@ int retrainCommand(const std::vector<std::string>& argv) {
     return 0;
 }
 
-// ---- audit
-// ---------------------------------------------------------------------------------------
+// ---- audit -----------------------------------------------------------------------------------
 
 int auditVerify(const std::vector<std::string>& argv) {
     const std::string command = "audit verify";
@@ -754,7 +921,8 @@ int runLabel(const std::vector<std::string>& argv) {
                      {"import", labelImport},
                      {"export", labelExport},
                      {"classes", labelClasses},
-                     {"agreement", labelAgreement}});
+                     {"agreement", labelAgreement},
+                     {"worklist", labelWorklist}});
 }
 
 int runAudit(const std::vector<std::string>& argv) {
@@ -766,7 +934,8 @@ int runModels(const std::vector<std::string>& argv) {
                     {{"list", modelsList},
                      {"promote", modelsPromote},
                      {"rollback", modelsRollback},
-                     {"runs", modelsRuns}});
+                     {"runs", modelsRuns},
+                     {"compare", modelsCompare}});
 }
 
 int runRetrain(const std::vector<std::string>& argv) {

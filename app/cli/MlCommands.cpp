@@ -49,7 +49,9 @@ test split is not looked at. Progress goes to stderr, one line per epoch.
                      relative to the CSV; without a split column 80/10/10 % by file name)
   --out MODEL_DIR    the model package folder (created)
   --arch A           resnet18 (default), resnet34, densenet121 or smallcnn
-  --epochs N         at most N epochs (default 12); stops early when validation AUC stalls
+  --epochs N         at most N epochs (default 12, more on a small training set: enough for
+                     about 500 optimisation steps, at most 100); stops early when validation
+                     AUC stalls
   --image-size S     input size in pixels (default: the dataset's)
   --stem S           small (3x3, no pooling; default below 100 px) or standard (7x7 + pooling)
   --width N          channels of the first stage (default 64)
@@ -154,15 +156,7 @@ std::vector<ClassifyItem> itemsOf(const std::string& path, const ModelCard& card
         throw std::runtime_error(path + ": " + e.what());
     }
     for (std::size_t k = 0; k < frames.count; ++k) {
-        ImageSplit one;
-        one.count = 1;
-        one.channels = frames.channels;
-        one.height = frames.height;
-        one.width = frames.width;
-        one.labels = {0};
-        one.pixels.assign(frames.pixels.begin() + std::ptrdiff_t(k * frames.imageBytes()),
-                          frames.pixels.begin() + std::ptrdiff_t((k + 1) * frames.imageBytes()));
-        items.push_back({path, frames.count > 1 ? int(k) : -1, std::move(one)});
+        items.push_back({path, frames.count > 1 ? int(k) : -1, imageOf(frames, k)});
     }
     return items;
 }

@@ -31,8 +31,10 @@ struct TrainOptions {
     /// Global pooling, average or max (ModelCard); empty: the parent's, else average.
     std::string pooling;
     bool gradCamFlipAverage = false; ///< see ModelCard::gradCamFlipAverage
-    int epochs = 0;                  ///< 0: the default for the architecture
-    int imageSize = 0;               ///< input pixels; 0: the dataset's own
+    /// At most this many epochs; 0: 12, or on a small training set enough for about 500
+    /// optimisation steps (at most 100 epochs).
+    int epochs = 0;
+    int imageSize = 0; ///< input pixels; 0: the dataset's own
     int batchSize = 0;
     double learningRate = 0.0;
     int patience = 0;   ///< epochs without a better selection score before stopping; 0: default

@@ -68,6 +68,18 @@ ImageSplit modelInput(const Volume& volume, std::size_t first, std::size_t count
     return split;
 }
 
+ImageSplit imageOf(const ImageSplit& images, std::size_t index) {
+    ImageSplit one;
+    one.count = 1;
+    one.channels = images.channels;
+    one.height = images.height;
+    one.width = images.width;
+    one.labels = {0};
+    const auto first = images.pixels.begin() + std::ptrdiff_t(index * images.imageBytes());
+    one.pixels.assign(first, first + std::ptrdiff_t(images.imageBytes()));
+    return one;
+}
+
 std::vector<std::uint8_t> squarePixels(const ImageSplit& images, std::size_t index, int size,
                                        int channels) {
     const int w = int(images.width), h = int(images.height);

@@ -23,6 +23,9 @@ ImageSplit modelInput(const Volume& volume, std::size_t first, std::size_t count
 /// An 8-bit rendering as a one-image split (channels first).
 ImageSplit toImageSplit(const RenderedSlice& picture);
 
+/// Image `index` of `images` as a split of its own (label 0).
+ImageSplit imageOf(const ImageSplit& images, std::size_t index);
+
 /// Image `index` of `images` resized to `size` x `size` pixels with `channels` channels
 /// (channels first; a grey image is copied into every channel): the mean of the covered source
 /// pixels when shrinking, bilinear when enlarging. For datasets, whose images share one size.

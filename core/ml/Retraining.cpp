@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -202,6 +203,7 @@ ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::strin
                 (validation ? report.validationPerClass : report.trainPerClass)[item->className]++;
                 usedLines.push_back(item->record.instance.sopInstanceUid + " " + item->className);
                 ++report.storeImages;
+                report.modalities.insert(item->record.modality);
                 any = true;
             } catch (const std::exception& e) {
                 report.problems.push_back("image " + item->record.instance.sopInstanceUid + ": " +
@@ -439,6 +441,13 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
     card.training["validationFraction"] = std::to_string(request.validationFraction);
     card.training["split"] = "by patient";
     card.training["run"] = std::to_string(runId);
+    // The model reads what it was trained on: the modalities of its labelled images (and
+    // its parent's).
+    std::set<std::string> modalities(card.input.modalities.begin(), card.input.modalities.end());
+    if (!card.input.modalities.empty() || request.extraData.empty()) {
+        modalities.insert(result.report.modalities.begin(), result.report.modalities.end());
+    }
+    card.input.modalities.assign(modalities.begin(), modalities.end());
     card.write(package);
     const std::string out = !request.out.empty()
                                 ? request.out
@@ -453,6 +462,179 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
     std::error_code ignored;
     fs::remove_all(run->folder, ignored); // its checkpoints; the package has moved out
     return result;
+}
+
+ModelComparison compareVersions(StudyStore& store, MlEngine& engine, const RegisteredModel& a,
+                                const RegisteredModel& b, const std::vector<std::string>& extraData,
+                                const std::string& split, double threshold) {
+    if (a.card.classNames != b.card.classNames) {
+        throw std::runtime_error(a.modelId + " " + a.version + " and " + b.modelId + " " +
+                                 b.version + " have other classes; they cannot be compared");
+    }
+    for (const RegisteredModel* m : {&a, &b}) {
+        if (const std::string problem = ModelRegistry::verifyPackage(*m); !problem.empty()) {
+            throw std::runtime_error(problem);
+        }
+    }
+    const ModelCard& card = a.card;
+    ImageSplit images;
+    std::string description;
+    if (split == "test") {
+        if (extraData.empty()) {
+            throw std::runtime_error("the store's labels have no test part; compare on their "
+                                     "validation patients, or give a dataset with a test split");
+        }
+        images.channels = std::size_t(card.input.channels);
+        images.width = images.height = std::size_t(card.input.size);
+        for (const std::string& path : extraData) {
+            const ImageDataset extra = loadExtraDataset(path, card.input.size);
+            for (std::size_t i = 0; i < extra.test.count; ++i) {
+                const std::string& name = extra.classNames[std::size_t(extra.test.labels[i])];
+                const auto it = std::find(card.classNames.begin(), card.classNames.end(), name);
+                if (it == card.classNames.end()) {
+                    throw std::runtime_error(path + ": class '" + name +
+                                             "' is not one the models know");
+                }
+                appendImage(images,
+                            squarePixels(extra.test, i, card.input.size, card.input.channels),
+                            int(it - card.classNames.begin()));
+            }
+            description += (description.empty() ? "" : " and ") +
+                           std::string("the test split of ") + fs::path(path).filename().string();
+        }
+    } else {
+        const auto fraction = b.card.training.find("validationFraction");
+        TrainingSetReport report;
+        const ImageDataset data = assembleTrainingSet(
+            store, extraData, card.input, card.classNames,
+            fraction == b.card.training.end() ? 0.2 : std::atof(fraction->second.c_str()), report);
+        if (data.classNames != card.classNames) {
+            throw std::runtime_error("the labels name classes the models do not know");
+        }
+        images = data.validation;
+        description = std::to_string(report.validationPatients) +
+                      " validation patients of the store's labels";
+        if (report.extraValidation > 0) {
+            description += " and " + std::to_string(report.extraValidation) +
+                           " validation images of the external datasets";
+        }
+    }
+    if (images.count == 0) {
+        throw std::runtime_error("no labelled images to compare the models on");
+    }
+    std::vector<ModelEvaluation> evaluations;
+    for (const RegisteredModel* m : {&a, &b}) {
+        std::unique_ptr<Classifier> model = engine.loadClassifier(m->package);
+        evaluations.push_back(
+            evaluateProbabilities(m->card, model->predict(images), images.labels, threshold));
+    }
+    return compareEvaluations(std::move(evaluations), card.classNames, images.labels, threshold,
+                              description);
+}
+
+Worklist buildWorklist(StudyStore& store, MlEngine* engine, WorklistOrder order,
+                       const std::string& annotator, ProgressSink* progress) {
+    NullProgress none;
+    ProgressSink& sink = progress != nullptr ? *progress : none;
+    Worklist list;
+    list.order = order;
+    LabelStore labels(store);
+    ModelRegistry registry(store);
+    std::optional<RegisteredModel> active = registry.active();
+    if (active && ModelRegistry::verifyPackage(*active).empty()) {
+        list.modelId = active->modelId;
+        list.modelVersion = active->version;
+        list.classNames = active->card.classNames;
+    } else {
+        if (active) {
+            list.problems.push_back(ModelRegistry::verifyPackage(*active));
+        }
+        active.reset();
+        list.classNames = labels.classes();
+    }
+    // What is labelled already: images, and images of labelled radiograph series and studies.
+    LabelQuery query;
+    query.annotator = annotator;
+    std::set<std::string> done[3];
+    for (const Label& l : labels.current(query)) {
+        done[int(l.level)].insert(l.item);
+    }
+    const auto accepted = [&active](const InstanceRecord& r) {
+        if (!active) {
+            return isProjectionModality(r.modality);
+        }
+        const std::vector<std::string>& modalities = active->card.input.modalities;
+        return modalities.empty() ||
+               std::find(modalities.begin(), modalities.end(), r.modality) != modalities.end();
+    };
+    for (const InstanceRecord& r : IndexCache(store).all()) {
+        if (!accepted(r)) {
+            continue;
+        }
+        const bool isLabelled = done[int(LabelLevel::Image)].count(r.instance.sopInstanceUid) ||
+                                (isProjectionModality(r.modality) &&
+                                 (done[int(LabelLevel::Series)].count(r.seriesInstanceUid) ||
+                                  done[int(LabelLevel::Study)].count(r.studyInstanceUid)));
+        if (isLabelled) {
+            ++list.labelled;
+            continue;
+        }
+        WorklistItem item;
+        item.record = r;
+        list.items.push_back(std::move(item));
+    }
+    if (active && engine != nullptr) {
+        // Classify what the model has not seen yet; keep its probabilities in the store.
+        std::map<std::string, std::vector<double>> known =
+            labels.suggestions(active->modelId, active->version);
+        std::map<std::string, std::vector<double>> fresh;
+        std::unique_ptr<Classifier> model;
+        std::size_t done = 0;
+        std::vector<WorklistItem> readable;
+        for (WorklistItem& item : list.items) {
+            if (!sink.report(double(done++) / double(list.items.size()))) {
+                throw std::runtime_error("cancelled");
+            }
+            const std::string& uid = item.record.instance.sopInstanceUid;
+            auto it = known.find(uid);
+            if (it == known.end() || it->second.size() != list.classNames.size()) {
+                try {
+                    if (!model) {
+                        model = engine->loadClassifier(active->package);
+                    }
+                    const ImageSplit frames =
+                        dicomModelInput(item.record.instance.path, active->card);
+                    fresh[uid] = model->predict(imageOf(frames, frames.count / 2));
+                    it = known.emplace(uid, fresh[uid]).first;
+                } catch (const std::exception& e) {
+                    list.problems.push_back(uid + " (" + item.record.instance.path +
+                                            "): " + e.what());
+                    continue;
+                }
+            }
+            item.probabilities = it->second;
+            const int k = int(list.classNames.size());
+            item.suggestedClass =
+                int(std::max_element(item.probabilities.begin(), item.probabilities.end()) -
+                    item.probabilities.begin());
+            item.uncertainty =
+                uncertainty(item.probabilities.data(), k,
+                            order == WorklistOrder::Date ? WorklistOrder::Entropy : order);
+            readable.push_back(std::move(item));
+        }
+        list.items = std::move(readable);
+        if (!fresh.empty()) {
+            labels.saveSuggestions(active->modelId, active->version, fresh);
+        }
+    }
+    if (order != WorklistOrder::Date && active) {
+        std::stable_sort(list.items.begin(), list.items.end(),
+                         [](const WorklistItem& a, const WorklistItem& b) {
+                             return a.uncertainty > b.uncertainty;
+                         });
+    }
+    sink.report(1.0);
+    return list;
 }
 
 } // namespace radiolens

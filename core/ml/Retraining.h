@@ -4,12 +4,16 @@
 // is published atomically into the store's registry. Plain C++; the engine is the plugin's.
 
 #include "core/domain/Progress.h"
+#include "core/ml/ActiveLearning.h"
 #include "core/ml/MlEngine.h"
+#include "core/ml/ModelComparison.h"
+#include "core/domain/StudyIndex.h"
 #include "core/store/ModelRegistry.h"
 
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +33,7 @@ struct TrainingSetReport {
     /// Labelled items that could not be used, with the reason ("<uid>: not in the study
     /// index; open or index its folder first").
     std::vector<std::string> problems;
+    std::set<std::string> modalities; ///< of the labelled DICOM images read
     std::map<std::string, std::size_t> trainPerClass;
     std::map<std::string, std::size_t> validationPerClass;
     /// SHA-256 of the exact label set: the store's consensus labels and the external datasets'
@@ -92,5 +97,44 @@ struct RetrainResult {
 RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine& engine,
                       const TrainObserver& observer,
                       const std::function<void(const std::string&)>& note = {});
+
+/// Two registered versions (of the same classes) measured on the same images: with `split`
+/// "val", the validation patients of the store's labels (split as assembleTrainingSet splits
+/// them, with the newer version's validation fraction) plus the validation splits of
+/// `extraData`; with "test", the test splits of `extraData` only (never used in training).
+/// Images are prepared for `a`'s input (each model resizes to its own). Throws
+/// std::runtime_error when the classes differ, a package does not match the registry, or there
+/// are no images.
+ModelComparison compareVersions(StudyStore& store, MlEngine& engine, const RegisteredModel& a,
+                                const RegisteredModel& b, const std::vector<std::string>& extraData,
+                                const std::string& split, double threshold);
+
+/// One image of a labelling worklist, with the active model's suggestion when there is one.
+struct WorklistItem {
+    InstanceRecord record;
+    std::vector<double> probabilities; ///< the active model's, in its class order; empty: none
+    int suggestedClass = -1;           ///< most probable class; -1 without a model
+    double uncertainty = 0.0;          ///< entropy (nats) or 1 - margin, by the order
+};
+
+/// The images still to label, in the order an annotator should take them.
+struct Worklist {
+    std::vector<WorklistItem> items;
+    std::vector<std::string> classNames; ///< the model's classes (or the store's without one)
+    std::string modelId;                 ///< the active model; empty when none
+    std::string modelVersion;
+    WorklistOrder order = WorklistOrder::Date;
+    std::size_t labelled = 0;          ///< images of the kind already labelled (left out)
+    std::vector<std::string> problems; ///< images the model could not read, with reasons
+};
+
+/// Every indexed image still unlabelled (by `annotator`, or by anyone when empty) that the
+/// active model accepts (its card's modalities; without an active model, projection
+/// radiographs), in `order`: by study date, or most uncertain first under the active model.
+/// The model's probabilities are kept in the store (suggestions), so only images it has not
+/// seen yet are read and classified (`engine` may be null when no model is needed or
+/// available: the order is then by date). Images that cannot be read are reported and left out.
+Worklist buildWorklist(StudyStore& store, MlEngine* engine, WorklistOrder order,
+                       const std::string& annotator, ProgressSink* progress = nullptr);
 
 } // namespace radiolens

@@ -1,5 +1,6 @@
 #include "core/store/LabelStore.h"
 
+#include "core/domain/JsonValue.h"
 #include "core/domain/JsonWriter.h"
 #include "core/domain/Sha256.h"
 #include "core/store/AuditLog.h"
@@ -304,6 +305,49 @@ Consensus LabelStore::consensus(LabelLevel level) const {
         hash.update(line.data(), line.size());
     }
     result.sha256 = hash.hexDigest();
+    return result;
+}
+
+void LabelStore::saveSuggestions(const std::string& modelId, const std::string& modelVersion,
+                                 const std::map<std::string, std::vector<double>>& probabilities) {
+    sqlite3* db = m_store.handle();
+    sql::Transaction transaction(db, m_store.path());
+    sql::Statement insert(db, m_store.path(),
+                          "INSERT OR REPLACE INTO suggestion (item, model_id, model_version, "
+                          "probabilities, time_ms) VALUES (?1, ?2, ?3, ?4, ?5)");
+    const std::int64_t now = nowMs();
+    for (const auto& [item, p] : probabilities) {
+        std::ostringstream text;
+        JsonWriter(text, false).numbers(p);
+        insert.reset();
+        insert.bind(1, item)
+            .bind(2, modelId)
+            .bind(3, modelVersion)
+            .bind(4, text.str())
+            .bind(5, now);
+        insert.run();
+    }
+    transaction.commit();
+}
+
+std::map<std::string, std::vector<double>>
+LabelStore::suggestions(const std::string& modelId, const std::string& modelVersion) const {
+    sql::Statement query(m_store.handle(), m_store.path(),
+                         "SELECT item, probabilities FROM suggestion WHERE model_id = ?1 AND "
+                         "model_version = ?2");
+    query.bind(1, modelId).bind(2, modelVersion);
+    std::map<std::string, std::vector<double>> result;
+    while (query.step()) {
+        std::vector<double> p;
+        try {
+            for (const JsonValue& v : JsonValue::parse(query.text(1)).items()) {
+                p.push_back(v.asNumber());
+            }
+        } catch (const std::exception&) {
+            continue; // a damaged cache entry is computed again
+        }
+        result[query.text(0)] = std::move(p);
+    }
     return result;
 }
 

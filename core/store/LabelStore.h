@@ -77,6 +77,14 @@ public:
     /// The trusted current labels of `level` merged over annotators (see Consensus).
     Consensus consensus(LabelLevel level) const;
 
+    /// Keeps a model version's class probabilities for images (SOP Instance UIDs), replacing
+    /// earlier ones of the same version; one transaction.
+    void saveSuggestions(const std::string& modelId, const std::string& modelVersion,
+                         const std::map<std::string, std::vector<double>>& probabilities);
+    /// The probabilities a model version gave, by image.
+    std::map<std::string, std::vector<double>> suggestions(const std::string& modelId,
+                                                           const std::string& modelVersion) const;
+
 private:
     StudyStore& m_store;
 };

@@ -80,6 +80,8 @@ PRAGMA user_version = 1;
 /// pops), which is append-only too. `indexed_file` keeps every indexed DICOM file's place in the
 /// Patient / Study / Series tree, so a folder indexed before reopens from the store at once (and
 /// is checked again in the background), and a labelled instance's file and patient are found.
+/// `suggestion` caches a model version's class probabilities for an image (derived data, so not
+/// audited): the worklist ranks by them and the label panel shows them.
 constexpr const char* kSchemaVersion2 = R"sql(
 CREATE TABLE label_class (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -194,6 +196,14 @@ CREATE TABLE indexed_file (
 CREATE INDEX indexed_file_by_sop ON indexed_file (sop_uid);
 CREATE INDEX indexed_file_by_series ON indexed_file (series_uid);
 CREATE INDEX indexed_file_by_study ON indexed_file (study_uid);
+CREATE TABLE suggestion (
+    item TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    probabilities TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    PRIMARY KEY (item, model_id, model_version)
+) WITHOUT ROWID;
 CREATE TABLE indexed_root (
     path TEXT PRIMARY KEY,
     indexed_ms INTEGER NOT NULL,

@@ -327,8 +327,13 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     card.training.clear();
     card.weightsFile = "model.pt";
 
-    const int epochs = options.epochs > 0 ? options.epochs : 12;
     const std::size_t batch = options.batchSize > 0 ? std::size_t(options.batchSize) : 64;
+    // Default: 12 epochs, or on a small training set as many (at most 100) as make about 500
+    // optimisation steps, which a few hundred labels need to be learned at all.
+    const int stepsPerEpoch = int((data.train.count + batch - 1) / batch);
+    const int epochs = options.epochs > 0
+                           ? options.epochs
+                           : std::clamp((500 + stepsPerEpoch - 1) / stepsPerEpoch, 12, 100);
     const double learningRate = options.learningRate > 0 ? options.learningRate : 2e-3;
     const int patience = options.patience > 0 ? options.patience : std::max(5, epochs / 3);
     const int classes = int(card.classNames.size());
