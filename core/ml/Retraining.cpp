@@ -261,15 +261,22 @@ ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::strin
     data.classNames = names;
     data.task = names.size() == 2 ? "binary" : "multi-class";
     report.labelSetSha256 = sha256OfText(labelSet);
-    if (names.size() < 2) {
-        throw std::runtime_error("the labels name fewer than two classes; a classifier needs two "
-                                 "or more");
-    }
     if (data.train.count == 0 || data.validation.count == 0) {
+        std::string left;
+        for (std::size_t i = 0; i < report.problems.size() && i < 3; ++i) {
+            left += (i ? "; " : "; left out: ") + report.problems[i];
+        }
+        if (report.problems.size() > 3) {
+            left += "; and " + std::to_string(report.problems.size() - 3) + " more";
+        }
         throw std::runtime_error(
             "too few labelled images to train: " + std::to_string(data.train.count) +
             " for training and " + std::to_string(data.validation.count) +
-            " for validation (a class needs images of two or more patients)");
+            " for validation (a class needs images of two or more patients)" + left);
+    }
+    if (names.size() < 2) {
+        throw std::runtime_error("the labels name fewer than two classes; a classifier needs two "
+                                 "or more");
     }
     return data;
 }
