@@ -4,11 +4,16 @@
 #include "core/ml/DemoChestModel.h"
 #include "core/tasks/AiReadingService.h"
 #include "ui/AiPanel.h"
+#include "ui/LabelPanel.h"
+#include "ui/ModelsWindow.h"
+#include "ui/TrainingWindow.h"
 #include "ui/PatientRiskWindow.h"
 #include "core/domain/Paths.h"
 #include "core/imaging/VolumeWriter.h"
 #include "core/ml/MlRuntime.h"
+#include "core/store/IndexCache.h"
 #include "core/store/StudyStore.h"
+#include "core/tasks/LabellingSession.h"
 #include "core/tasks/BackgroundJobs.h"
 #include "core/tasks/MeasurementListModel.h"
 #include "core/tasks/SeriesService.h"
@@ -28,6 +33,7 @@
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QDockWidget>
+#include <QScrollArea>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -53,6 +59,25 @@
 #include <set>
 
 namespace radiolens {
+
+namespace {
+
+/// True when both indexes hold the same instances in the same files.
+bool sameInstances(const StudyIndex& a, const StudyIndex& b) {
+    const auto files = [](const StudyIndex& index) {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const SeriesEntry* series : index.allSeries()) {
+            for (const InstanceEntry& instance : series->instances) {
+                out.emplace_back(instance.sopInstanceUid, instance.path);
+            }
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    return a.instanceCount() == b.instanceCount() && files(a) == files(b);
+}
+
+}  // namespace
 
 namespace {
 
@@ -224,6 +249,9 @@ MainWindow::MainWindow(QWidget* parent, const QString& databasePath)
     }
 
     m_indexJob = new IndexJob(this);
+    if (m_store) {
+        m_indexJob->setStorePath(QString::fromStdString(m_store->path()));
+    }
     m_thumbnails = new ThumbnailJob(this);
     m_series = new SeriesService(this);
     connect(m_indexJob, &IndexJob::progressed, this, [this](double f) { showProgress(f); });
@@ -468,7 +496,7 @@ void MainWindow::connectViewport(ViewportFrame* frame) {
 void MainWindow::openSeries(const QString& seriesInstanceUid, const QString& imagePath,
                             ViewportFrame* frame) {
     const auto& index = m_treeModel->studyIndex();
-    if (!index) {
+    if (!index && imagePath.isEmpty()) {
         return;
     }
     if (frame == nullptr) {
@@ -478,7 +506,8 @@ void MainWindow::openSeries(const QString& seriesInstanceUid, const QString& ima
         m_viewer->setMprMode(false);
         m_mprAction->setChecked(false);
     }
-    const SeriesRequest request = SeriesService::requestFor(*index, seriesInstanceUid, imagePath);
+    const SeriesRequest request =
+        SeriesService::requestFor(index ? *index : StudyIndex{}, seriesInstanceUid, imagePath);
     if (request.files.empty()) {
         return;
     }
@@ -494,7 +523,7 @@ void MainWindow::openSeries(const QString& seriesInstanceUid, const QString& ima
     if (row.isValid()) {
         m_tree->setCurrentIndex(row);
     }
-    const SeriesEntry* series = index->findSeries(seriesInstanceUid.toStdString());
+    const SeriesEntry* series = index ? index->findSeries(seriesInstanceUid.toStdString()) : nullptr;
     showBusy(tr("Loading %1...")
                  .arg(series ? QString::fromStdString(series->description) : seriesInstanceUid));
     m_series->open(request);
@@ -690,6 +719,43 @@ void MainWindow::createMenus() {
     command(
         tools, tr("AI Overlay &Faithfulness"), {}, [this] { m_aiPanel->explainNow(true); }, true);
     tools->addSeparator();
+    m_labellingAction = command(tools, tr("&Labelling Mode"), QKeySequence(Qt::CTRL | Qt::Key_L),
+                                [this] { setLabellingMode(m_labellingAction->isChecked()); });
+    m_labellingAction->setCheckable(true);
+    command(tools, tr("&Train a New Model..."), {}, [this] {
+        if (TrainingWindow* w = trainingWindow()) {
+            w->show();
+            w->raise();
+        }
+    });
+    command(tools, tr("Model &Registry..."), {}, [this] {
+        if (ModelsWindow* w = modelsWindow()) {
+            w->refresh();
+            w->show();
+            w->raise();
+        }
+    });
+    // Labelling keys: active only in labelling mode (the digits choose window presets
+    // otherwise).
+    const auto labellingKey = [this](const QKeySequence& keys, const std::function<void()>& run) {
+        auto* action = new QAction(this);
+        action->setShortcut(keys);
+        action->setShortcutContext(Qt::WindowShortcut);
+        action->setEnabled(false);
+        connect(action, &QAction::triggered, this, run);
+        addAction(action);
+        m_labellingKeys << action;
+    };
+    for (int i = 0; i < 9; ++i) {
+        labellingKey(QKeySequence(Qt::Key_1 + i), [this, i] { m_labelPanel->labelWithClass(i); });
+    }
+    labellingKey(QKeySequence(Qt::Key_Return), [this] { m_labelPanel->acceptSuggestion(); });
+    labellingKey(QKeySequence(Qt::Key_Enter), [this] { m_labelPanel->acceptSuggestion(); });
+    labellingKey(QKeySequence(Qt::Key_J), [this] { m_labelPanel->goToUnlabelled(1); });
+    labellingKey(QKeySequence(Qt::Key_K), [this] { m_labelPanel->goToUnlabelled(-1); });
+    labellingKey(QKeySequence::Undo, [this] { m_labelPanel->undo(); });
+    labellingKey(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), [this] { m_labelPanel->redo(); });
+    tools->addSeparator();
     command(tools, tr("Patient Risk &Forecasts..."), {}, [this] { patientRisk(); });
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
@@ -714,7 +780,10 @@ void MainWindow::createMenus() {
             {"Left click / drag in MPR (Navigate)", "move the crosshair"},
             {"Left-drag (Distance, Rectangle, Ellipse)", "draw; Angle: three clicks"},
             {"1 - 9", "window presets (CT: brain, subdural, stroke, lung, mediastinum, abdomen, "
-                      "liver, bone)"},
+                      "liver, bone); in labelling mode (Ctrl+L): label the image with class 1-9"},
+            {"Enter (labelling mode)", "accept the model's suggestion for the image"},
+            {"J / K (labelling mode)", "next / previous unlabelled image of the worklist"},
+            {"Ctrl+Z / Ctrl+Shift+Z (labelling mode)", "undo / redo a label"},
             {"Escape", "abandon the measurement being drawn"},
             {"Click the AI panel's probability strip", "show that slice"},
         };
@@ -841,6 +910,7 @@ void MainWindow::updateStatus() {
     if (!v->volume()) {
         return;
     }
+    updateLabellingImage();
     const QString title = tr("Radiolens - %1 - %2")
                               .arg(personName(v->volume()->patientName))
                               .arg(QString::fromStdString(v->volume()->description));
@@ -882,18 +952,126 @@ void MainWindow::onActiveFrameChanged(ViewportFrame* frame) {
     }
 }
 
-void MainWindow::showSliceTags() {
-    Viewport* v = activeViewport();
+void MainWindow::setLabellingMode(bool on) {
+    if (on && !m_store) {
+        m_labellingAction->setChecked(false);
+        showIdle(tr("Labelling needs the study store, which could not be opened"));
+        return;
+    }
+    if (on && m_labelPanel == nullptr) {
+        m_labelling = new LabellingSession(*m_store, this);
+        m_labelPanel = new LabelPanel(m_labelling);
+        m_labelDock = new QDockWidget(tr("Labelling"), this);
+        m_labelDock->setObjectName(QStringLiteral("labelling"));
+        auto* scroll = new QScrollArea;
+        scroll->setWidget(m_labelPanel);
+        scroll->setWidgetResizable(true);
+        scroll->setMinimumWidth(m_labelPanel->sizeHint().width() + 20);
+        m_labelDock->setWidget(scroll);
+        addDockWidget(Qt::RightDockWidgetArea, m_labelDock);
+        connect(m_labelPanel, &LabelPanel::openRequested, this, [this](const InstanceRecord& r) {
+            openSeries(QString::fromStdString(r.seriesInstanceUid),
+                       QString::fromStdString(r.instance.path));
+        });
+        connect(m_labelPanel, &LabelPanel::trainRequested, this, [this] {
+            if (TrainingWindow* w = trainingWindow()) {
+                w->show();
+                w->raise();
+            }
+        });
+        connect(m_labelPanel, &LabelPanel::modelsRequested, this, [this] {
+            if (ModelsWindow* w = modelsWindow()) {
+                w->refresh();
+                w->show();
+                w->raise();
+            }
+        });
+        m_labelPanel->refreshWorklist();
+    }
+    m_labellingAction->setChecked(on);
+    if (m_labelDock != nullptr) {
+        m_labelDock->setVisible(on);
+    }
+    for (QAction* action : m_labellingKeys) {
+        action->setEnabled(on);
+    }
+    if (on) {
+        updateLabellingImage();
+    }
+}
+
+bool MainWindow::labellingMode() const {
+    return m_labellingAction->isChecked();
+}
+
+TrainingWindow* MainWindow::trainingWindow() {
+    if (m_training == nullptr && m_store) {
+        m_training = new TrainingWindow(QString::fromStdString(m_store->path()), this);
+        connect(m_training, &TrainingWindow::modelsRequested, this, [this] {
+            if (ModelsWindow* w = modelsWindow()) {
+                w->refresh();
+                w->show();
+                w->raise();
+            }
+        });
+        connect(m_training, &TrainingWindow::published, this, [this] {
+            if (m_models != nullptr) {
+                m_models->refresh();
+            }
+        });
+    }
+    return m_training;
+}
+
+ModelsWindow* MainWindow::modelsWindow() {
+    if (m_models == nullptr && m_store) {
+        m_models = new ModelsWindow(*m_store, this);
+        connect(m_models, &ModelsWindow::activeModelChanged, this, [this] {
+            if (m_labelling != nullptr) {
+                m_labelling->activeModelChanged();
+                m_labelPanel->refreshWorklist();
+            }
+        });
+    }
+    return m_models;
+}
+
+QString MainWindow::currentImageFile() const {
+    const Viewport* v = activeViewport();
     const auto& volume = v->volume();
     if (!volume || volume->sliceFiles.empty()) {
-        return;
+        return {};
     }
     // The file of the native slice shown (reformats show the middle slice's file).
     std::size_t k = volume->sliceFiles.size() / 2;
     if (v->plane() == PlaneKind::Native) {
         k = std::min<std::size_t>(std::size_t(v->currentSlice()), volume->sliceFiles.size() - 1);
     }
-    const QString path = QString::fromStdString(volume->sliceFiles[k]);
+    return QString::fromStdString(volume->sliceFiles[k]);
+}
+
+void MainWindow::updateLabellingImage() {
+    if (m_labelling == nullptr || !labellingMode() || !m_store) {
+        return;
+    }
+    const QString file = currentImageFile();
+    if (file.isEmpty()) {
+        return;
+    }
+    try {
+        if (auto record = IndexCache(*m_store).byPath(file.toStdString())) {
+            m_labelling->setCurrentImage(*record);
+        }
+    } catch (const std::exception& e) {
+        showIdle(QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::showSliceTags() {
+    const QString path = currentImageFile();
+    if (path.isEmpty()) {
+        return;
+    }
     if (m_tags->currentFile() != path) {
         m_tags->showFile(path);
     }
@@ -913,7 +1091,17 @@ void MainWindow::openPaths(const QStringList& paths) {
     m_indexJob->start(paths);
 }
 
-void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index) {
+void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index, bool fromStore) {
+    if (!fromStore && m_shownFromStore && sameInstances(*m_shownFromStore, *index)) {
+        // The folder is as the store kept it: the tree stays, the problems come in.
+        m_shownFromStore.reset();
+        m_problemModel->setProblems(index->problems);
+        showIdle(tr("%1 series; the folder is unchanged since it was last read; %2 problem(s)")
+                     .arg(index->seriesCount())
+                     .arg(index->problems.size()));
+        return;
+    }
+    m_shownFromStore = fromStore ? index : nullptr;
     m_treeModel->setIndex(index);
     if (m_patientRisk != nullptr) {
         m_patientRisk->setStudies(index);
@@ -931,13 +1119,20 @@ void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index) {
     }
     const std::size_t series = index->seriesCount();
     showIdle(index->cancelled ? tr("Indexing cancelled")
+             : fromStore      ? tr("%1 series in %2 studies, as kept in the store; reading the "
+                                   "folder again...")
+                                    .arg(series)
+                                    .arg(studies)
                               : tr("%1 series in %2 studies; %3 problem(s)")
                                     .arg(series)
                                     .arg(studies)
                                     .arg(index->problems.size()));
+    if (fromStore) {
+        showBusy(tr("Checking %1 series against the folder...").arg(series));
+    }
     if (series > 0) {
         m_thumbnails->start(index);
-        if (m_store && !index->cancelled) {
+        if (m_store && !index->cancelled && !fromStore) {
             RecentStudy recent;
             for (const QString& p : m_lastPaths) {
                 recent.paths.push_back(QFileInfo(p).absoluteFilePath().toStdString());
@@ -960,7 +1155,11 @@ void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index) {
             }
         }
     }
-    Q_EMIT studiesIndexed();
+    if (fromStore) {
+        Q_EMIT studiesShownFromStore();
+    } else {
+        Q_EMIT studiesIndexed();
+    }
     if (m_openFirstSeries && series > 0) {
         // The series with the most images is usually the one to read first.
         const auto all = index->allSeries();

@@ -13,6 +13,7 @@
 #include <memory>
 
 class QAction;
+class QDockWidget;
 class QActionGroup;
 class QDoubleSpinBox;
 class QLabel;
@@ -27,7 +28,11 @@ class QTreeView;
 namespace radiolens {
 
 class AiPanel;
+class LabelPanel;
+class LabellingSession;
+class ModelsWindow;
 class PatientRiskWindow;
+class TrainingWindow;
 class AiReadingService;
 class IndexJob;
 class MeasurementListModel;
@@ -75,6 +80,22 @@ public:
                                    const QStringList& outcomeFiles = {},
                                    const QString& modelDir = {});
 
+    /// Labelling mode: the label panel is shown, and keys 1-9 label the image shown with a class
+    /// (instead of choosing window presets), Enter accepts the model's suggestion, J and K go
+    /// to the next and previous unlabelled image of the worklist, Ctrl+Z and Ctrl+Shift+Z undo
+    /// and redo. Needs the store.
+    void setLabellingMode(bool on);
+    bool labellingMode() const;
+    /// The label panel (created with labelling mode); null before.
+    LabelPanel* labelPanel() const { return m_labelPanel; }
+    /// The training window and the model registry window, created on first use (need the
+    /// store; null without it).
+    TrainingWindow* trainingWindow();
+    ModelsWindow* modelsWindow();
+    /// The file of the image the active viewport shows (reformats: the middle slice's); empty
+    /// when nothing is shown.
+    QString currentImageFile() const;
+
     /// Saves what the active viewport shows (overlays and measurements included) as PNG.
     bool exportViewportTo(const QString& path);
     /// Writes the active viewport's volume (.nii.gz, .nii, .nrrd, .mha) in the background;
@@ -98,7 +119,10 @@ public:
     QList<QAction*> commands() const { return m_commands; }
 
 Q_SIGNALS:
+    /// The folders' fresh index is shown (read from the files).
     void studiesIndexed();
+    /// The index the store kept of these folders is shown, before they are read again.
+    void studiesShownFromStore();
     /// Every slice of a series is decoded and shown (`seriesInstanceUid` of the request).
     void seriesLoaded(const QString& seriesInstanceUid);
     void seriesFailed(const QString& seriesInstanceUid, const QString& reason);
@@ -123,7 +147,7 @@ private:
     /// Shows `fraction` (0..1) of the current work on the progress bar, a few times a second.
     void showProgress(double fraction);
     void showIdle(const QString& message);
-    void onIndexed(std::shared_ptr<const StudyIndex> index);
+    void onIndexed(std::shared_ptr<const StudyIndex> index, bool fromStore);
     void onActiveFrameChanged(ViewportFrame* frame);
     void updateStatus();
     void updateRecentMenu();
@@ -135,6 +159,8 @@ private:
     /// Drops the measurement lists of series no viewport shows (they hold their volume).
     void pruneMeasurementModels();
     void withActive(const std::function<void(Viewport&)>& f);
+    /// Tells the labelling session which image the active viewport shows.
+    void updateLabellingImage();
     /// The demo's chest radiograph with a nodule, once both the index and the demo model are
     /// ready.
     void showDemoChest();
@@ -155,6 +181,8 @@ private:
     std::map<std::string, MeasurementListModel*> m_measurements; ///< by series UID
     QHash<ViewportFrame*, QString> m_pending; ///< request key each viewport waits for or shows
     QStringList m_lastPaths;
+    /// The index the store kept, shown while the folder is read again; null otherwise.
+    std::shared_ptr<const StudyIndex> m_shownFromStore;
 
     QProgressBar* m_progress = nullptr;
     QTimer* m_progressTimer = nullptr; ///< coalesces progress reports into few repaints
@@ -175,6 +203,13 @@ private:
     AiReadingService* m_ai = nullptr;
     AiPanel* m_aiPanel = nullptr;
     PatientRiskWindow* m_patientRisk = nullptr;
+    LabellingSession* m_labelling = nullptr;
+    LabelPanel* m_labelPanel = nullptr;
+    QDockWidget* m_labelDock = nullptr;
+    QAction* m_labellingAction = nullptr;
+    QList<QAction*> m_labellingKeys; ///< enabled only in labelling mode
+    TrainingWindow* m_training = nullptr;
+    ModelsWindow* m_models = nullptr;
     QString m_demoChestSeries; ///< to show when the demo model is ready; empty once shown
     bool m_demoIndexed = false;
     bool m_demoModelReady = false;

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -716,6 +717,21 @@ int modelsCompare(const std::vector<std::string>& argv) {
 
 // ---- retrain ---------------------------------------------------------------------------------
 
+/// Set by SIGTERM or SIGINT during retrain: the run is cancelled at the next batch (its
+/// checkpoint kept), instead of the process dying mid-write.
+volatile std::sig_atomic_t g_stopRequested = 0;
+
+void requestStop(int) {
+    g_stopRequested = 1;
+}
+
+/// `observer`, cancelling once a stop was requested.
+TrainObserver stoppable(TrainObserver observer) {
+    return [observer](const TrainStatus& s) {
+        return g_stopRequested == 0 && (!observer || observer(s));
+    };
+}
+
 /// Training progress as one JSON object per line on stdout, flushed, for the GUI's training
 /// window: {"event":"progress"|"epoch", ...}.
 TrainObserver jsonTrainObserver() {
@@ -792,9 +808,12 @@ int retrainCommand(const std::vector<std::string>& argv) {
         std::fprintf(stderr, "%s\n", text.c_str());
     };
     RetrainResult result;
+    std::signal(SIGTERM, requestStop);
+    std::signal(SIGINT, requestStop);
     try {
         result = retrain(*store, request, ml,
-                         progressJson ? jsonTrainObserver() : terminalTrainObserver(), note);
+                         stoppable(progressJson ? jsonTrainObserver() : terminalTrainObserver()),
+                         note);
     } catch (const std::exception& e) {
         if (progressJson) {
             jsonNote("error", e.what());

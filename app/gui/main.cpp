@@ -4,6 +4,8 @@
 
 #include "core/tasks/SeriesService.h"
 #include "ui/AiPanel.h"
+#include "core/tasks/LabellingSession.h"
+#include "ui/LabelPanel.h"
 #include "ui/MainWindow.h"
 #include "ui/PatientRiskWindow.h"
 #include "ui/Viewport.h"
@@ -88,6 +90,22 @@ int main(int argc, char** argv) {
         QStringLiteral("When the risk window has explained its first patient, save it as PNG to "
                        "<file> and quit."),
         QStringLiteral("file"));
+    QCommandLineOption storeOption(
+        QStringLiteral("store"),
+        QStringLiteral("The Radiolens store to use (labels, measurements, models; default: the "
+                       "user's own)."),
+        QStringLiteral("DB"));
+    QCommandLineOption labelling(QStringLiteral("label"),
+                                 QStringLiteral("Start in labelling mode (the worklist opens its "
+                                                "first image)."));
+    QCommandLineOption labelScreenshot(
+        QStringLiteral("label-screenshot"),
+        QStringLiteral("With --label: save the window once the worklist's first image is shown, "
+                       "and quit."),
+        QStringLiteral("FILE"));
+    parser.addOption(storeOption);
+    parser.addOption(labelling);
+    parser.addOption(labelScreenshot);
     parser.addOption(patients);
     parser.addOption(outcomes);
     parser.addOption(forecastModel);
@@ -102,7 +120,7 @@ int main(int argc, char** argv) {
                                  QStringLiteral("[PATH...]"));
     parser.process(app);
 
-    radiolens::MainWindow window;
+    radiolens::MainWindow window(nullptr, parser.value(storeOption));
     if (parser.isSet(cache)) {
         bool ok = false;
         const double megabytes = parser.value(cache).toDouble(&ok);
@@ -204,6 +222,28 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "radiolens: no forecast was shown within 300 s\n");
                 QApplication::exit(2);
             });
+        }
+    }
+    if (parser.isSet(labelling) || parser.isSet(labelScreenshot)) {
+        window.setLabellingMode(true);
+        if (radiolens::LabelPanel* panel = window.labelPanel()) {
+            // The first image of the worklist, as an annotator starts.
+            QObject::connect(panel->session(), &radiolens::LabellingSession::worklistReady, panel,
+                             [panel] { panel->goToUnlabelled(1); },
+                             Qt::SingleShotConnection);
+            if (parser.isSet(labelScreenshot)) {
+                const QString file = parser.value(labelScreenshot);
+                QObject::connect(&window, &radiolens::MainWindow::seriesLoaded, &window,
+                                 [&window, file] {
+                                     QTimer::singleShot(800, &window, [&window, file] {
+                                         QApplication::exit(saveScreenshot(window, file) ? 0 : 1);
+                                     });
+                                 });
+                QTimer::singleShot(300000, &window, [] {
+                    std::fprintf(stderr, "radiolens: no worklist image within 300 s\n");
+                    QApplication::exit(2);
+                });
+            }
         }
     }
     if (parser.isSet(demo)) {

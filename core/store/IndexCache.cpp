@@ -163,6 +163,16 @@ std::optional<InstanceRecord> IndexCache::instance(const std::string& sopInstanc
     return readRecord(query);
 }
 
+std::optional<InstanceRecord> IndexCache::byPath(const std::string& path) const {
+    sql::Statement query(m_store.handle(), m_store.path(),
+                         std::string("SELECT ") + kColumns + " FROM indexed_file WHERE path = ?1");
+    query.bind(1, path);
+    if (!query.step()) {
+        return std::nullopt;
+    }
+    return readRecord(query);
+}
+
 std::vector<InstanceRecord> IndexCache::instances(LabelLevel level, const std::string& uid) const {
     const char* column = level == LabelLevel::Image    ? "sop_uid"
                          : level == LabelLevel::Series ? "series_uid"

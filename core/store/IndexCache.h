@@ -31,6 +31,9 @@ public:
 
     /// The instance with this SOP Instance UID; nullopt when no indexed file has it.
     std::optional<InstanceRecord> instance(const std::string& sopInstanceUid) const;
+    /// The instance kept for the file `path` (as the indexer saw it: absolute, canonical);
+    /// nullopt when that file was never indexed.
+    std::optional<InstanceRecord> byPath(const std::string& path) const;
     /// Every instance of a series (level Series) or study (level Study), or the one instance
     /// (level Image), in tree order.
     std::vector<InstanceRecord> instances(LabelLevel level, const std::string& uid) const;

@@ -2,6 +2,8 @@
 
 #include "core/dicom/SeriesLoader.h"
 #include "core/dicom/StudyIndexer.h"
+#include "core/store/IndexCache.h"
+#include "core/store/StudyStore.h"
 
 #include <QMetaObject>
 #include <QtConcurrent/QtConcurrentRun>
@@ -133,12 +135,32 @@ void IndexJob::start(const QStringList& paths) {
     for (const QString& p : paths) {
         list.push_back(p.toStdString());
     }
-    launch([this, list](const std::atomic<bool>& cancelled, const Post& post) {
+    const std::string storePath = m_storePath.toStdString();
+    launch([this, list, storePath](const std::atomic<bool>& cancelled, const Post& post) {
+        std::unique_ptr<StudyStore> store;
+        if (!storePath.empty()) {
+            try {
+                store = std::make_unique<StudyStore>(storePath);
+                if (auto kept = IndexCache(*store).load(list)) {
+                    auto index = std::make_shared<const StudyIndex>(std::move(*kept));
+                    post([this, index] { Q_EMIT indexed(index, true); });
+                }
+            } catch (const std::exception&) {
+                store.reset(); // the store is reported where it is opened; indexing goes on
+            }
+        }
         JobProgress progress([this, post](double f) { post([this, f] { Q_EMIT progressed(f); }); },
                              cancelled);
         auto index = std::make_shared<const StudyIndex>(StudyIndexer().index(list, &progress));
-        if (!cancelled.load()) {
-            post([this, index] { Q_EMIT indexed(index); });
+        if (cancelled.load()) {
+            return;
+        }
+        post([this, index] { Q_EMIT indexed(index, false); });
+        if (store && !index->cancelled) {
+            try {
+                IndexCache(*store).save(list, *index);
+            } catch (const std::exception&) {
+            }
         }
     });
 }

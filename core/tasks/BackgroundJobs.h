@@ -45,19 +45,27 @@ private:
     std::atomic<int> m_generation{0};
 };
 
-/// Indexes files and folders in the background.
+/// Indexes files and folders in the background. With a store, the index the store kept of the
+/// same paths is announced first (reopening a folder shows its studies at once), then the
+/// folder is read again and the fresh index announced and kept in the store.
 class IndexJob : public BackgroundJob {
     Q_OBJECT
 public:
     explicit IndexJob(QObject* parent = nullptr);
 
+    /// The store (its path) that keeps indexes; empty: none.
+    void setStorePath(const QString& path) { m_storePath = path; }
     void start(const QStringList& paths);
 
 Q_SIGNALS:
     /// Fraction of headers read, in [0, 1].
     void progressed(double fraction);
-    /// The index (with `cancelled` set if it was cancelled).
-    void indexed(std::shared_ptr<const radiolens::StudyIndex> index);
+    /// The index (with `cancelled` set if it was cancelled). `fromStore`: what the store kept
+    /// of these paths, before the fresh one (which follows).
+    void indexed(std::shared_ptr<const radiolens::StudyIndex> index, bool fromStore);
+
+private:
+    QString m_storePath;
 };
 
 /// Loads one series in the background, the middle slice first; slices are announced as they
