@@ -37,9 +37,8 @@ LabelPanel::LabelPanel(LabellingSession* session, QWidget* parent)
     auto* layout = new QVBoxLayout(this);
 
     auto* who = new QFormLayout;
-    m_annotator = new QLineEdit(QSettings().value(QStringLiteral("labelling/annotator"),
-                                                  session->annotator())
-                                    .toString());
+    m_annotator = new QLineEdit(
+        QSettings().value(QStringLiteral("labelling/annotator"), session->annotator()).toString());
     m_annotator->setToolTip(tr("Your name as the labels record it"));
     who->addRow(tr("Annotator"), m_annotator);
     layout->addLayout(who);
@@ -195,23 +194,25 @@ void LabelPanel::fillWorklist() {
     const QSignalBlocker blocker(m_worklist);
     m_worklist->clear();
     for (const WorklistItem& item : list.items) {
-        QString text = QStringLiteral("%1  %2  %3")
-                           .arg(QString::fromStdString(item.record.patientId),
-                                dateText(item.record.studyDate),
-                                QString::fromStdString(item.record.modality));
+        QString text =
+            QStringLiteral("%1  %2  %3")
+                .arg(QString::fromStdString(item.record.patientId), dateText(item.record.studyDate),
+                     QString::fromStdString(item.record.modality));
         if (item.suggestedClass >= 0) {
-            text += tr("  -> %1 %2 %")
-                        .arg(QString::fromStdString(list.classNames[std::size_t(item.suggestedClass)]))
-                        .arg(std::lround(100 * item.probabilities[std::size_t(item.suggestedClass)]));
+            text +=
+                tr("  -> %1 %2 %")
+                    .arg(QString::fromStdString(list.classNames[std::size_t(item.suggestedClass)]))
+                    .arg(std::lround(100 * item.probabilities[std::size_t(item.suggestedClass)]));
         }
         auto* row = new QListWidgetItem(text, m_worklist);
         row->setToolTip(QString::fromStdString(item.record.instance.path));
     }
-    QString status = tr("%1 images to label, %2 labelled").arg(list.items.size()).arg(list.labelled);
-    status += list.modelId.empty()
-                  ? tr("; no active model, so by date")
-                  : tr("; model %1 %2").arg(QString::fromStdString(list.modelId),
-                                            QString::fromStdString(list.modelVersion));
+    QString status =
+        tr("%1 images to label, %2 labelled").arg(list.items.size()).arg(list.labelled);
+    status += list.modelId.empty() ? tr("; no active model, so by date")
+                                   : tr("; model %1 %2")
+                                         .arg(QString::fromStdString(list.modelId),
+                                              QString::fromStdString(list.modelVersion));
     if (!list.problems.empty()) {
         status += tr("; %1 left out: %2")
                       .arg(list.problems.size())
@@ -229,9 +230,8 @@ void LabelPanel::rebuildClassButtons() {
     for (int i = 0; i < names.size(); ++i) {
         const auto it = mine.find(names[i].toStdString());
         const QString key = i < 9 ? QString::number(i + 1) + QStringLiteral("  ") : QString();
-        auto* button = new QPushButton(QStringLiteral("%1%2  (%3)")
-                                           .arg(key, names[i])
-                                           .arg(it == mine.end() ? 0 : it->second));
+        auto* button = new QPushButton(
+            QStringLiteral("%1%2  (%3)").arg(key, names[i]).arg(it == mine.end() ? 0 : it->second));
         button->setCheckable(true);
         connect(button, &QPushButton::clicked, this, [this, i] { labelWithClass(i); });
         m_classGrid->addWidget(button, i / 2, i % 2);
@@ -258,17 +258,20 @@ void LabelPanel::updateCurrent() {
         return;
     }
     const InstanceRecord& r = m_session->current();
-    m_image->setText(tr("<b>%1</b> %2, %3 %4<br>your label: <b>%5</b>")
-                         .arg(QString::fromStdString(r.patientId),
-                              QString::fromStdString(r.patientName).replace(QLatin1Char('^'), QLatin1Char(' ')),
-                              dateText(r.studyDate), QString::fromStdString(r.modality),
-                              mine.isEmpty() ? tr("none") : mine));
+    m_image->setText(
+        tr("<b>%1</b> %2, %3 %4<br>your label: <b>%5</b>")
+            .arg(QString::fromStdString(r.patientId),
+                 QString::fromStdString(r.patientName).replace(QLatin1Char('^'), QLatin1Char(' ')),
+                 dateText(r.studyDate), QString::fromStdString(r.modality),
+                 mine.isEmpty() ? tr("none") : mine));
     QStringList others;
     for (const Label& l : m_session->currentLabels()) {
         if (QString::fromStdString(l.annotator) != m_session->annotator()) {
             others << QStringLiteral("%1: %2%3")
-                          .arg(QString::fromStdString(l.annotator), QString::fromStdString(l.className),
-                               l.source == LabelSource::Model ? tr(" (model, confirmed)") : QString());
+                          .arg(QString::fromStdString(l.annotator),
+                               QString::fromStdString(l.className),
+                               l.source == LabelSource::Model ? tr(" (model, confirmed)")
+                                                              : QString());
         }
     }
     m_others->setText(others.isEmpty() ? tr("No other reader has labelled it")
@@ -297,13 +300,14 @@ void LabelPanel::updateCounts() {
                                       : tr("Labels: %1").arg(parts.join(QStringLiteral(", "))));
     const auto agreement = m_session->agreement();
     m_agreement->setText(
-        agreement ? tr("Agreement with %1: Cohen's kappa %2 on %3 images (%4 % the same)")
-                        .arg(QString::fromStdString(agreement->readerB))
-                        .arg(std::isnan(agreement->kappa) ? tr("undefined")
-                                                          : QString::number(agreement->kappa, 'f', 2))
-                        .arg(agreement->items)
-                        .arg(std::lround(100 * agreement->observed))
-                  : tr("No second reader yet"));
+        agreement
+            ? tr("Agreement with %1: Cohen's kappa %2 on %3 images (%4 % the same)")
+                  .arg(QString::fromStdString(agreement->readerB))
+                  .arg(std::isnan(agreement->kappa) ? tr("undefined")
+                                                    : QString::number(agreement->kappa, 'f', 2))
+                  .arg(agreement->items)
+                  .arg(std::lround(100 * agreement->observed))
+            : tr("No second reader yet"));
 }
 
 QString LabelPanel::suggestionText() const {
@@ -340,7 +344,8 @@ void LabelPanel::acceptSuggestion() {
 bool LabelPanel::goToUnlabelled(int step) {
     const int row = m_session->nextUnlabelled(step);
     if (row < 0) {
-        show(step > 0 ? tr("No unlabelled image after this one") : tr("No unlabelled image before this one"));
+        show(step > 0 ? tr("No unlabelled image after this one")
+                      : tr("No unlabelled image before this one"));
         return false;
     }
     m_session->setCurrent(row);
@@ -369,9 +374,8 @@ void LabelPanel::importLabels() {
 }
 
 void LabelPanel::exportLabels() {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export Labels"),
-                                                      QStringLiteral("labels.csv"),
-                                                      tr("CSV (*.csv);;JSON (*.json)"));
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Export Labels"), QStringLiteral("labels.csv"), tr("CSV (*.csv);;JSON (*.json)"));
     if (!path.isEmpty()) {
         show(m_session->exportLabels(path));
     }

@@ -77,7 +77,7 @@ bool sameInstances(const StudyIndex& a, const StudyIndex& b) {
     return a.instanceCount() == b.instanceCount() && files(a) == files(b);
 }
 
-}  // namespace
+} // namespace
 
 namespace {
 
@@ -523,7 +523,8 @@ void MainWindow::openSeries(const QString& seriesInstanceUid, const QString& ima
     if (row.isValid()) {
         m_tree->setCurrentIndex(row);
     }
-    const SeriesEntry* series = index ? index->findSeries(seriesInstanceUid.toStdString()) : nullptr;
+    const SeriesEntry* series =
+        index ? index->findSeries(seriesInstanceUid.toStdString()) : nullptr;
     showBusy(tr("Loading %1...")
                  .arg(series ? QString::fromStdString(series->description) : seriesInstanceUid));
     m_series->open(request);
@@ -1099,6 +1100,7 @@ void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index, bool fromSto
         showIdle(tr("%1 series; the folder is unchanged since it was last read; %2 problem(s)")
                      .arg(index->seriesCount())
                      .arg(index->problems.size()));
+        Q_EMIT studiesIndexed();
         return;
     }
     m_shownFromStore = fromStore ? index : nullptr;
@@ -1120,13 +1122,13 @@ void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index, bool fromSto
     const std::size_t series = index->seriesCount();
     showIdle(index->cancelled ? tr("Indexing cancelled")
              : fromStore      ? tr("%1 series in %2 studies, as kept in the store; reading the "
-                                   "folder again...")
-                                    .arg(series)
-                                    .arg(studies)
-                              : tr("%1 series in %2 studies; %3 problem(s)")
-                                    .arg(series)
-                                    .arg(studies)
-                                    .arg(index->problems.size()));
+                                        "folder again...")
+                               .arg(series)
+                               .arg(studies)
+                         : tr("%1 series in %2 studies; %3 problem(s)")
+                               .arg(series)
+                               .arg(studies)
+                               .arg(index->problems.size()));
     if (fromStore) {
         showBusy(tr("Checking %1 series against the folder...").arg(series));
     }

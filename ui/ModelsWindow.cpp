@@ -134,9 +134,9 @@ ModelsWindow::ModelsWindow(StudyStore& store, QWidget* parent)
         compareRows(rows[0], rows[1]);
     });
     connect(m_export, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(
-            this, tr("Export Evaluation Report"), QStringLiteral("comparison.html"),
-            tr("HTML (*.html)"));
+        const QString path =
+            QFileDialog::getSaveFileName(this, tr("Export Evaluation Report"),
+                                         QStringLiteral("comparison.html"), tr("HTML (*.html)"));
         if (!path.isEmpty()) {
             exportReport(path);
         }
@@ -168,7 +168,8 @@ void ModelsWindow::refresh() {
             QString::fromStdString(m.modelId),
             QString::fromStdString(m.version),
             QString::fromStdString(m.parentVersion.empty() ? "-" : m.parentVersion),
-            validation == m.card.metrics.end() ? QStringLiteral("-") : figure(validation->second.auc),
+            validation == m.card.metrics.end() ? QStringLiteral("-")
+                                               : figure(validation->second.auc),
             QString::number(m.labels),
             QString::fromStdString(m.labelSetSha256.substr(0, 12)),
             QString::fromStdString(isoTimeMs(m.createdMs))};
@@ -224,9 +225,9 @@ void ModelsWindow::rollBack() {
             id = active->modelId;
         }
         const RegisteredModel back = registry.rollback(id, {});
-        m_status->setText(tr("%1 %2 is active again")
-                              .arg(QString::fromStdString(back.modelId),
-                                   QString::fromStdString(back.version)));
+        m_status->setText(
+            tr("%1 %2 is active again")
+                .arg(QString::fromStdString(back.modelId), QString::fromStdString(back.version)));
     } catch (const std::exception& e) {
         m_status->setText(tr("Not rolled back: %1").arg(QString::fromStdString(e.what())));
         return;
@@ -250,9 +251,9 @@ void ModelsWindow::compareRows(int a, int b) {
     const std::string path = m_store.path();
     const double threshold = m_threshold->value();
     m_compare->setEnabled(false);
-    m_status->setText(tr("Measuring %1 and %2 on the same images...")
-                          .arg(QString::fromStdString(first->version),
-                               QString::fromStdString(second->version)));
+    m_status->setText(
+        tr("Measuring %1 and %2 on the same images...")
+            .arg(QString::fromStdString(first->version), QString::fromStdString(second->version)));
     const RegisteredModel ra = *first, rb = *second;
     m_watcher->setFuture(QtConcurrent::run([path, ra, rb, threshold] {
         StudyStore store(path);
@@ -294,7 +295,8 @@ void ModelsWindow::showComparison() {
     for (std::size_t i = 0; i < c.models.size(); ++i) {
         const ModelEvaluation& e = c.models[i];
         auto* roc = new QLineSeries;
-        roc->setName(tr("%1 (AUC %2)").arg(QString::fromStdString(e.version), figure(e.metrics.auc)));
+        roc->setName(
+            tr("%1 (AUC %2)").arg(QString::fromStdString(e.version), figure(e.metrics.auc)));
         roc->setPen(QPen(kColours[i % 2], 2));
         for (const auto& [x, y] : e.roc) {
             roc->append(x, y);
@@ -311,9 +313,9 @@ void ModelsWindow::showComparison() {
             }
         }
         addSeries(m_reliability, reliability);
-        const QStringList cells{QString::fromStdString(e.version),  figure(e.metrics.auc),
-                                figure(e.metrics.accuracy),         figure(e.metrics.sensitivity),
-                                figure(e.metrics.specificity),      figure(e.metrics.ece),
+        const QStringList cells{QString::fromStdString(e.version), figure(e.metrics.auc),
+                                figure(e.metrics.accuracy),        figure(e.metrics.sensitivity),
+                                figure(e.metrics.specificity),     figure(e.metrics.ece),
                                 QString::number(e.metrics.n)};
         for (int col = 0; col < cells.size(); ++col) {
             m_figures->setItem(int(i), col, new QTableWidgetItem(cells[col]));
@@ -326,7 +328,8 @@ void ModelsWindow::showComparison() {
         }
         confusion += QStringLiteral("</tr>");
         for (std::size_t t = 0; t < c.classNames.size(); ++t) {
-            confusion += QStringLiteral("<tr><th>%1</th>").arg(QString::fromStdString(c.classNames[t]));
+            confusion +=
+                QStringLiteral("<tr><th>%1</th>").arg(QString::fromStdString(c.classNames[t]));
             for (std::size_t p = 0; p < c.classNames.size(); ++p) {
                 confusion += QStringLiteral("<td align=right>%1</td>").arg(e.confusion[t][p]);
             }
@@ -337,13 +340,13 @@ void ModelsWindow::showComparison() {
     m_figures->resizeColumnsToContents();
     m_confusion->setHtml(confusion);
     m_export->setEnabled(true);
-    m_status->setText(tr("On %1 (%2 images), threshold %3: AUC difference %4 (95 % interval %5 "
-                         "to %6)")
-                          .arg(QString::fromStdString(c.setDescription))
-                          .arg(c.labels.size())
-                          .arg(c.threshold, 0, 'f', 2)
-                          .arg(figure(c.aucDifference), figure(c.aucDifferenceLow),
-                               figure(c.aucDifferenceHigh)));
+    m_status->setText(
+        tr("On %1 (%2 images), threshold %3: AUC difference %4 (95 % interval %5 "
+           "to %6)")
+            .arg(QString::fromStdString(c.setDescription))
+            .arg(c.labels.size())
+            .arg(c.threshold, 0, 'f', 2)
+            .arg(figure(c.aucDifference), figure(c.aucDifferenceLow), figure(c.aucDifferenceHigh)));
     Q_EMIT comparisonShown();
 }
 

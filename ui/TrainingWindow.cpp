@@ -142,8 +142,8 @@ TrainingWindow::TrainingWindow(const QString& storePath, QWidget* parent)
     layout->addWidget(m_log, 1);
 
     connect(browse, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(
-            this, tr("External Dataset"), QString(), tr("Datasets (*.npz *.csv)"));
+        const QString path = QFileDialog::getOpenFileName(this, tr("External Dataset"), QString(),
+                                                          tr("Datasets (*.npz *.csv)"));
         if (!path.isEmpty()) {
             m_extra->setText(path);
         }
@@ -213,14 +213,12 @@ void TrainingWindow::onProgress(int epoch, int epochs, double fraction, double l
         m_startSeconds = seconds;
     }
     const double done = fraction - m_startFraction;
-    if (done > 0.002) {
+    if (done > 0.0 && seconds - m_startSeconds > 0.2) {
         const double left = (seconds - m_startSeconds) / done * (1.0 - fraction);
         m_eta->setText(tr("about %1 left").arg(duration(left)));
     }
-    m_status->setText(tr("Epoch %1 of at most %2, training loss %3")
-                          .arg(epoch)
-                          .arg(epochs)
-                          .arg(loss, 0, 'f', 4));
+    m_status->setText(
+        tr("Epoch %1 of at most %2, training loss %3").arg(epoch).arg(epochs).arg(loss, 0, 'f', 4));
 }
 
 void TrainingWindow::onEpoch(int epoch, int epochs, double loss, double auc, double best,

@@ -811,9 +811,9 @@ int retrainCommand(const std::vector<std::string>& argv) {
     std::signal(SIGTERM, requestStop);
     std::signal(SIGINT, requestStop);
     try {
-        result = retrain(*store, request, ml,
-                         stoppable(progressJson ? jsonTrainObserver() : terminalTrainObserver()),
-                         note);
+        result =
+            retrain(*store, request, ml,
+                    stoppable(progressJson ? jsonTrainObserver() : terminalTrainObserver()), note);
     } catch (const std::exception& e) {
         if (progressJson) {
             jsonNote("error", e.what());

@@ -228,9 +228,9 @@ int main(int argc, char** argv) {
         window.setLabellingMode(true);
         if (radiolens::LabelPanel* panel = window.labelPanel()) {
             // The first image of the worklist, as an annotator starts.
-            QObject::connect(panel->session(), &radiolens::LabellingSession::worklistReady, panel,
-                             [panel] { panel->goToUnlabelled(1); },
-                             Qt::SingleShotConnection);
+            QObject::connect(
+                panel->session(), &radiolens::LabellingSession::worklistReady, panel,
+                [panel] { panel->goToUnlabelled(1); }, Qt::SingleShotConnection);
             if (parser.isSet(labelScreenshot)) {
                 const QString file = parser.value(labelScreenshot);
                 QObject::connect(&window, &radiolens::MainWindow::seriesLoaded, &window,

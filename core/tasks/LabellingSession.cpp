@@ -330,8 +330,8 @@ QString LabellingSession::importLabels(const QString& path) {
         const LabelFileContents contents =
             readLabelFile(path.toStdString(), m_annotator.toStdString());
         LabelStore labels(m_store);
-        const std::size_t added = radiolens::importLabels(labels, contents, m_annotator.toStdString(),
-                                                          "import " + path.toStdString());
+        const std::size_t added = radiolens::importLabels(
+            labels, contents, m_annotator.toStdString(), "import " + path.toStdString());
         Q_EMIT labelsChanged();
         QString text = tr("%1: %2 rows, %3 labels imported, %4 unchanged, %5 skipped")
                            .arg(path)
