@@ -86,6 +86,16 @@ LabelPanel::LabelPanel(LabellingSession* session, QWidget* parent)
     currentLayout->addWidget(m_others);
     currentLayout->addWidget(m_suggestion);
     currentLayout->addWidget(m_accept);
+    auto* levelRow = new QHBoxLayout;
+    m_level = new QComboBox;
+    m_level->addItem(tr("this image"), int(LabelLevel::Image));
+    m_level->addItem(tr("its series"), int(LabelLevel::Series));
+    m_level->addItem(tr("its study"), int(LabelLevel::Study));
+    levelRow->addWidget(new QLabel(tr("A label applies to")));
+    levelRow->addWidget(m_level, 1);
+    currentLayout->addLayout(levelRow);
+    connect(m_level, &QComboBox::currentIndexChanged, this,
+            [this] { m_session->setLevel(LabelLevel(m_level->currentData().toInt())); });
     m_classGrid = new QGridLayout;
     currentLayout->addLayout(m_classGrid);
     auto* addClass = new QPushButton(tr("Add Class..."));

@@ -65,6 +65,7 @@ private:
     LabellingSession* m_session;
     QLineEdit* m_annotator = nullptr;
     QComboBox* m_order = nullptr;
+    QComboBox* m_level = nullptr;
     QPushButton* m_refresh = nullptr;
     QCheckBox* m_secondReading = nullptr;
     QListWidget* m_worklist = nullptr;

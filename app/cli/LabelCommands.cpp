@@ -91,6 +91,7 @@ inserting or deleting any entry breaks the chain.
 )";
 
 const char* kModelsHelp = R"(usage: radiolens-cli models list --store DB [--model ID] [--json]
+       radiolens-cli models add --store DB MODEL_DIR
        radiolens-cli models promote --store DB VERSION [--model ID]
        radiolens-cli models rollback --store DB [--model ID]
        radiolens-cli models runs --store DB [--json]
@@ -103,6 +104,8 @@ SHA-256 of the exact label set, its parent) and which version of each model is a
 the viewer and the labelling worklist use. Publishing does not activate a version.
 
   list        every version, oldest first; * marks the active one
+  add         registers a model package made elsewhere (radiolens-cli train, demo-model, a
+              colleague's) as it is, not active
   promote     makes VERSION the active version (its package is checked against the registry
               first: a changed or missing file is refused with the reason)
   rollback    goes back to the version that was active before the current one
@@ -568,6 +571,30 @@ int modelsList(const std::vector<std::string>& argv) {
     return 0;
 }
 
+int modelsAdd(const std::vector<std::string>& argv) {
+    const std::string command = "models add";
+    const Arguments args = parse(command, argv, {"--json"}, {"--store", "--actor"});
+    if (args.positional.size() != 1) {
+        usageError(command, "give the model package folder");
+    }
+    auto store = openStore(command, args);
+    MlEngine& ml = engine(command);
+    try {
+        // Only a package the engine can load goes in: the card checked against its weights.
+        ml.loadClassifier(args.positional.front());
+        const ModelCard card = ModelCard::read(args.positional.front());
+        const auto hash = card.training.find("labelSetSha256");
+        const RegisteredModel m = ModelRegistry(*store).publish(
+            args.positional.front(), hash == card.training.end() ? std::string() : hash->second, 0,
+            0, args.get("--actor"));
+        std::printf("registered %s version %s (not active)\n", m.modelId.c_str(),
+                    m.version.c_str());
+    } catch (const std::exception& e) {
+        throw CliError{command + ": " + e.what()};
+    }
+    return 0;
+}
+
 int modelsPromote(const std::vector<std::string>& argv) {
     const std::string command = "models promote";
     const Arguments args = parse(command, argv, {}, {"--store", "--model", "--actor"});
@@ -951,6 +978,7 @@ int runAudit(const std::vector<std::string>& argv) {
 int runModels(const std::vector<std::string>& argv) {
     return dispatch("models", argv, kModelsHelp,
                     {{"list", modelsList},
+                     {"add", modelsAdd},
                      {"promote", modelsPromote},
                      {"rollback", modelsRollback},
                      {"runs", modelsRuns},

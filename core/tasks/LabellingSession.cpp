@@ -10,6 +10,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 namespace radiolens {
@@ -160,20 +161,37 @@ void LabellingSession::loadSuggestion() {
 int LabellingSession::nextUnlabelled(int step) const {
     LabelQuery mine;
     mine.annotator = m_annotator.toStdString();
-    mine.level = LabelLevel::Image;
-    std::vector<std::string> labelled;
+    std::set<std::string> labelled[3]; // by level
     for (const Label& l : LabelStore(m_store).current(mine)) {
-        labelled.push_back(l.item);
+        labelled[int(l.level)].insert(l.item);
     }
-    std::sort(labelled.begin(), labelled.end());
     const int n = int(m_worklist.items.size());
     for (int i = m_position + step; i >= 0 && i < n; i += step) {
-        const std::string& uid = m_worklist.items[std::size_t(i)].record.instance.sopInstanceUid;
-        if (!std::binary_search(labelled.begin(), labelled.end(), uid)) {
+        const InstanceRecord& r = m_worklist.items[std::size_t(i)].record;
+        const bool done = labelled[int(LabelLevel::Image)].count(r.instance.sopInstanceUid) ||
+                          labelled[int(LabelLevel::Series)].count(r.seriesInstanceUid) ||
+                          labelled[int(LabelLevel::Study)].count(r.studyInstanceUid);
+        if (!done) {
             return i;
         }
     }
     return -1;
+}
+
+void LabellingSession::setLevel(LabelLevel level) {
+    if (level != m_level) {
+        m_level = level;
+        Q_EMIT currentChanged();
+    }
+}
+
+std::string LabellingSession::currentItem() const {
+    if (!m_current) {
+        return {};
+    }
+    return m_level == LabelLevel::Image    ? m_current->instance.sopInstanceUid
+           : m_level == LabelLevel::Series ? m_current->seriesInstanceUid
+                                           : m_current->studyInstanceUid;
 }
 
 std::vector<Label> LabellingSession::currentLabels() const {
@@ -181,8 +199,8 @@ std::vector<Label> LabellingSession::currentLabels() const {
         return {};
     }
     LabelQuery q;
-    q.level = LabelLevel::Image;
-    q.item = m_current->instance.sopInstanceUid;
+    q.level = m_level;
+    q.item = currentItem();
     return LabelStore(m_store).current(q);
 }
 
@@ -216,8 +234,8 @@ bool LabellingSession::apply(Label label, bool record) {
         Q_EMIT failed(tr("Open an image to label first"));
         return false;
     }
-    label.level = LabelLevel::Image;
-    label.item = m_current->instance.sopInstanceUid;
+    label.level = m_level;
+    label.item = currentItem();
     label.annotator = m_annotator.toStdString();
     label.timeMs = 0;
     Change change;

@@ -64,9 +64,14 @@ public:
     /// labelled yet; -1 when there is none.
     int nextUnlabelled(int step = 1) const;
 
-    /// The annotator's current class of the current image; empty when none.
+    /// What a label applies to: the image shown (default), its series or its study.
+    void setLevel(LabelLevel level);
+    LabelLevel level() const { return m_level; }
+
+    /// The annotator's current class of the current image (or of its series or study, by
+    /// level()); empty when none.
     QString currentLabel() const;
-    /// Everyone's current labels of the current image.
+    /// Everyone's current labels of the current image (series, study).
     std::vector<Label> currentLabels() const;
     /// The active model's probabilities for the current image (its class order); empty: none.
     const std::vector<double>& suggestion() const { return m_suggestion; }
@@ -117,12 +122,15 @@ private:
     void loadSuggestion();
     /// Reads which model is active (its id, version and classes).
     void readActiveModel();
+    /// The UID of the current image, its series or its study, by level().
+    std::string currentItem() const;
 
     StudyStore& m_store;
     QString m_annotator;
     Worklist m_worklist;
     QFutureWatcher<Worklist>* m_watcher = nullptr;
     std::optional<InstanceRecord> m_current;
+    LabelLevel m_level = LabelLevel::Image;
     int m_position = -1;
     std::vector<double> m_suggestion;
     std::string m_modelId; ///< the active model; empty when none
