@@ -57,14 +57,16 @@ class CommandsAndExitCodes(unittest.TestCase):
         self.assertTrue(CLI and os.access(CLI, os.X_OK), f'RADIOLENS_CLI not executable: {CLI!r}')
 
     def test_every_command_has_help(self):
-        for command in ('index', 'info', 'convert', 'demo', 'engine'):
+        for command in ('index', 'info', 'convert', 'demo', 'engine', 'label', 'audit', 'models',
+                        'retrain'):
             with self.subTest(command=command):
                 result = run(command, '--help', check=0)
                 self.assertIn(f'usage: radiolens-cli {command}', result.stdout)
                 self.assertEqual(result.stderr, '')
         self.assertIn('usage: radiolens-cli info', run('info', '-h', check=0).stdout)
         top = run('--help', check=0)
-        for command in ('index', 'info', 'convert', 'demo', 'engine'):
+        for command in ('index', 'info', 'convert', 'demo', 'engine', 'label', 'audit', 'models',
+                        'retrain'):
             self.assertIn(command, top.stdout)
 
     def test_usage_errors_exit_2_with_one_line(self):
