@@ -180,6 +180,7 @@ LabelPanel::LabelPanel(LabellingSession* session, QWidget* parent)
         m_worklistStatus->setText(tr("The worklist could not be made: %1").arg(reason));
     });
     connect(session, &LabellingSession::currentChanged, this, &LabelPanel::updateCurrent);
+    connect(session, &LabellingSession::modelChanged, this, &LabelPanel::rebuildClassButtons);
     connect(session, &LabellingSession::labelsChanged, this, [this] {
         rebuildClassButtons();
         updateCurrent();
@@ -234,7 +235,11 @@ void LabelPanel::fillWorklist() {
 void LabelPanel::rebuildClassButtons() {
     const QStringList names = m_session->classes();
     while (!m_classButtons.isEmpty()) {
-        delete m_classButtons.takeLast();
+        // Later: this may run inside the clicked button's own signal.
+        QPushButton* button = m_classButtons.takeLast();
+        m_classGrid->removeWidget(button);
+        button->hide();
+        button->deleteLater();
     }
     const auto mine = m_session->counts(false);
     for (int i = 0; i < names.size(); ++i) {

@@ -750,8 +750,16 @@ void MainWindow::createMenus() {
     for (int i = 0; i < 9; ++i) {
         labellingKey(QKeySequence(Qt::Key_1 + i), [this, i] { m_labelPanel->labelWithClass(i); });
     }
-    labellingKey(QKeySequence(Qt::Key_Return), [this] { m_labelPanel->acceptSuggestion(); });
-    labellingKey(QKeySequence(Qt::Key_Enter), [this] { m_labelPanel->acceptSuggestion(); });
+    // Enter in a text field (the annotator's name) finishes the text, it never labels.
+    const auto accept = [this] {
+        if (auto* field = qobject_cast<QLineEdit*>(QApplication::focusWidget())) {
+            field->clearFocus();
+            return;
+        }
+        m_labelPanel->acceptSuggestion();
+    };
+    labellingKey(QKeySequence(Qt::Key_Return), accept);
+    labellingKey(QKeySequence(Qt::Key_Enter), accept);
     labellingKey(QKeySequence(Qt::Key_J), [this] { m_labelPanel->goToUnlabelled(1); });
     labellingKey(QKeySequence(Qt::Key_K), [this] { m_labelPanel->goToUnlabelled(-1); });
     labellingKey(QKeySequence::Undo, [this] { m_labelPanel->undo(); });

@@ -147,7 +147,11 @@ ModelsWindow::ModelsWindow(StudyStore& store, QWidget* parent)
 }
 
 ModelsWindow::~ModelsWindow() {
-    m_watcher->waitForFinished();
+    try {
+        m_watcher->waitForFinished();
+    } catch (...) {
+        // a comparison that failed: nobody is left to show why
+    }
 }
 
 void ModelsWindow::refresh() {

@@ -157,7 +157,10 @@ TrainingWindow::TrainingWindow(const QString& storePath, QWidget* parent)
     connect(m_job, &TrainingJob::finished, this, &TrainingWindow::onFinished);
 }
 
-TrainingWindow::~TrainingWindow() = default;
+TrainingWindow::~TrainingWindow() {
+    // The job outlives this body (a child); nothing it says may reach a window being destroyed.
+    disconnect(m_job, nullptr, this, nullptr);
+}
 
 void TrainingWindow::startTraining(const QStringList& extraArguments) {
     QStringList args;

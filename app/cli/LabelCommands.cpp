@@ -752,6 +752,12 @@ void requestStop(int) {
     g_stopRequested = 1;
 }
 
+/// Reading the labelled images: cancelled once a stop was requested.
+class StopRequested final : public ProgressSink {
+public:
+    bool report(double) override { return g_stopRequested == 0; }
+};
+
 /// `observer`, cancelling once a stop was requested.
 TrainObserver stoppable(TrainObserver observer) {
     return [observer](const TrainStatus& s) {

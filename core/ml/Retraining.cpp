@@ -89,6 +89,13 @@ private:
     bool m_locked = false;
 };
 
+/// A number as text that tells every double apart.
+std::string exactNumber(double value) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    return text;
+}
+
 std::string sha256OfText(const std::string& text) {
     Sha256 hash;
     hash.update(text.data(), text.size());
@@ -169,17 +176,29 @@ ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::strin
         });
         patientsOfClass[items.front()->className].push_back(patient);
     }
+    // A patient validates when its hash falls below the fraction: the same patient stays on
+    // the same side as labels are added, so a later version is never measured on patients an
+    // earlier one trained on. A class with two or more patients keeps one on each side.
+    const auto hashOf = [](const std::string& patient) {
+        return stableHash("split:" + patient);
+    };
     std::set<std::string> validationPatients;
     for (auto& [className, patients] : patientsOfClass) {
-        std::sort(patients.begin(), patients.end(), [](const std::string& a, const std::string& b) {
-            return stableHash("split:" + a) < stableHash("split:" + b);
-        });
-        const std::size_t n = patients.size();
-        const std::size_t take =
-            n < 2 ? 0
-                  : std::clamp<std::size_t>(
-                        std::size_t(std::lround(double(n) * validationFraction)), 1, n - 1);
-        validationPatients.insert(patients.begin(), patients.begin() + std::ptrdiff_t(take));
+        std::sort(
+            patients.begin(), patients.end(),
+            [&](const std::string& a, const std::string& b) { return hashOf(a) < hashOf(b); });
+        std::size_t taken = 0;
+        for (const std::string& patient : patients) {
+            if (double(hashOf(patient) >> 11) / 9007199254740992.0 < validationFraction) {
+                validationPatients.insert(patient);
+                ++taken;
+            }
+        }
+        if (patients.size() >= 2 && taken == 0) {
+            validationPatients.insert(patients.front());
+        } else if (patients.size() >= 2 && taken == patients.size()) {
+            validationPatients.erase(patients.back());
+        }
     }
 
     ModelCard reader;
@@ -283,7 +302,8 @@ ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::strin
 
 RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine& engine,
                       const TrainObserver& observer,
-                      const std::function<void(const std::string&)>& note) {
+                      const std::function<void(const std::string&)>& note,
+                      ProgressSink* preparing) {
     const auto say = [&note](const std::string& text) {
         if (note) {
             note(text);
@@ -374,15 +394,19 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
         result.report.labelSetSha256 + "|" + options.id + "|" + options.architecture + "|" +
         options.stem + "|" + options.pooling + "|" + std::to_string(options.width) + "|" +
         std::to_string(options.epochs) + "|" + std::to_string(options.imageSize) + "|" +
-        std::to_string(options.batchSize) + "|" + std::to_string(options.learningRate) + "|" +
+        std::to_string(options.batchSize) + "|" + exactNumber(options.learningRate) + "|" +
         std::to_string(options.patience) + "|" + std::to_string(options.seed) + "|" +
         (parent ? parent->id + "@" + parent->version : std::string("scratch")) + "|" +
-        std::to_string(request.validationFraction));
+        exactNumber(request.validationFraction));
 
+    if (preparing != nullptr && !preparing->report(1.0)) {
+        throw std::runtime_error("cancelled");
+    }
     std::optional<TrainingRun> run =
         request.fresh ? std::nullopt : registry.unfinishedRun(fingerprint);
     if (run) {
-        // A run that published before its end was recorded: record it now.
+        // A run whose package was published (registered, or moved into place but not yet
+        // registered) before its end was recorded: finish the record now.
         for (const RegisteredModel& m : registry.versions(run->modelId)) {
             if (m.runId == run->id) {
                 registry.endRun(run->id, "finished", "", m.version, actor);
@@ -390,6 +414,37 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
                 result.run = *registry.run(run->id);
                 say("this training finished before as " + m.modelId + " " + m.version);
                 return result;
+            }
+        }
+        std::vector<std::string> places;
+        if (!run->out.empty()) {
+            places.push_back(run->out);
+        }
+        std::error_code error;
+        for (const auto& entry :
+             fs::directory_iterator(registry.modelsFolder() + "/" + run->modelId, error)) {
+            places.push_back(entry.path().string());
+        }
+        for (const std::string& place : places) {
+            try {
+                const ModelCard published = ModelCard::read(place);
+                const auto by = published.training.find("run");
+                if (by != published.training.end() && by->second == std::to_string(run->id)) {
+                    const auto hash = published.training.find("labelSetSha256");
+                    result.model = registry.publish(
+                        place, hash == published.training.end() ? "" : hash->second,
+                        std::size_t(std::atol(published.training.count("storeImages")
+                                                  ? published.training.at("storeImages").c_str()
+                                                  : "0")),
+                        run->id, actor);
+                    registry.endRun(run->id, "finished", "", result.model.version, actor);
+                    result.run = *registry.run(run->id);
+                    say("this training finished before as " + result.model.modelId + " " +
+                        result.model.version + "; it is registered now");
+                    return result;
+                }
+            } catch (const std::exception&) {
+                // not a package of this run
             }
         }
     }
@@ -410,7 +465,12 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
                                  std::to_string(run->id) + ", " + run->folder +
                                  "); wait for it, or cancel it there");
     }
-    const std::string package = run->folder + "/package";
+    // The package is written beside where it is published, so that moving it into place is a
+    // rename on one file system.
+    const std::string package = request.out.empty()
+                                    ? run->folder + "/package"
+                                    : fs::absolute(request.out).lexically_normal().string() +
+                                          ".partial-" + std::to_string(run->id);
     fs::remove_all(package);
     options.outDir = package;
     options.checkpointDir = run->folder + "/checkpoint";
@@ -441,30 +501,41 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
     }
 
     // What it was trained on goes on its card, then the package is published whole.
-    card.training["labelSetSha256"] = result.report.labelSetSha256;
-    card.training["storeImages"] = std::to_string(result.report.storeImages);
-    card.training["trainPatients"] = std::to_string(result.report.trainPatients);
-    card.training["validationPatients"] = std::to_string(result.report.validationPatients);
-    card.training["validationFraction"] = std::to_string(request.validationFraction);
-    card.training["split"] = "by patient";
-    card.training["run"] = std::to_string(runId);
-    // The model reads what it was trained on: the modalities of its labelled images (and
-    // its parent's).
-    std::set<std::string> modalities(card.input.modalities.begin(), card.input.modalities.end());
-    if (!card.input.modalities.empty() || request.extraData.empty()) {
-        modalities.insert(result.report.modalities.begin(), result.report.modalities.end());
+    bool inPlace = false;
+    try {
+        card.training["labelSetSha256"] = result.report.labelSetSha256;
+        card.training["storeImages"] = std::to_string(result.report.storeImages);
+        card.training["trainPatients"] = std::to_string(result.report.trainPatients);
+        card.training["validationPatients"] = std::to_string(result.report.validationPatients);
+        card.training["validationFraction"] = std::to_string(request.validationFraction);
+        card.training["split"] = "by patient";
+        card.training["run"] = std::to_string(runId);
+        // The model reads what it was trained on: the modalities of its labelled images (and
+        // its parent's).
+        std::set<std::string> modalities(card.input.modalities.begin(),
+                                         card.input.modalities.end());
+        if (!card.input.modalities.empty() || request.extraData.empty()) {
+            modalities.insert(result.report.modalities.begin(), result.report.modalities.end());
+        }
+        card.input.modalities.assign(modalities.begin(), modalities.end());
+        card.write(package);
+        const std::string out = !request.out.empty()
+                                    ? request.out
+                                    : registry.modelsFolder() + "/" + card.id + "/" + card.version;
+        publishFolder(package, out);
+        inPlace = true;
+        result.model = registry.publish(out, result.report.labelSetSha256,
+                                        result.report.storeImages + result.report.extraTrain +
+                                            result.report.extraValidation,
+                                        runId, actor);
+        registry.endRun(runId, "finished", "", card.version, actor);
+    } catch (const std::exception& e) {
+        if (!inPlace) {
+            registry.endRun(runId, "failed", std::string("publishing: ") + e.what(), "", actor);
+        }
+        // Once in place, the run stays open: the same command registers the package.
+        throw;
     }
-    card.input.modalities.assign(modalities.begin(), modalities.end());
-    card.write(package);
-    const std::string out = !request.out.empty()
-                                ? request.out
-                                : registry.modelsFolder() + "/" + card.id + "/" + card.version;
-    publishFolder(package, out);
-    result.model = registry.publish(out, result.report.labelSetSha256,
-                                    result.report.storeImages + result.report.extraTrain +
-                                        result.report.extraValidation,
-                                    runId, actor);
-    registry.endRun(runId, "finished", "", card.version, actor);
     result.run = *registry.run(runId);
     std::error_code ignored;
     fs::remove_all(run->folder, ignored); // its checkpoints; the package has moved out

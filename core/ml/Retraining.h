@@ -93,10 +93,12 @@ struct RetrainResult {
 /// on from its last checkpoint; one that another process is running is refused. Cancelling
 /// (the observer returns false) ends the run as cancelled, keeping its checkpoint, and throws
 /// std::runtime_error("cancelled"). `note` receives one-line messages for the user (resuming,
-/// skipped images). The registry is changed only by the final publication.
+/// skipped images). `preparing` follows (and can cancel) the reading of the labelled images,
+/// before training starts. The registry is changed only by the final publication.
 RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine& engine,
                       const TrainObserver& observer,
-                      const std::function<void(const std::string&)>& note = {});
+                      const std::function<void(const std::string&)>& note = {},
+                      ProgressSink* preparing = nullptr);
 
 /// Two registered versions (of the same classes) measured on the same images: with `split`
 /// "val", the validation patients of the store's labels (split as assembleTrainingSet splits

@@ -105,6 +105,8 @@ AuditVerification AuditLog::verify(const std::string& expectHead) const {
             v.reason = reason;
         }
     };
+    // One snapshot for the chain and the entry counter, whatever is appended meanwhile.
+    sql::ReadTransaction snapshot(m_store.handle(), m_store.path());
     sql::Statement query(m_store.handle(), m_store.path(), std::string(kSelect) + "ORDER BY id");
     std::string previous = kGenesis;
     std::int64_t expectedId = 1;

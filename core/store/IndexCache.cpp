@@ -3,6 +3,8 @@
 #include "core/store/Sql.h"
 #include "core/store/StudyStore.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -46,11 +48,21 @@ InstanceRecord readRecord(const sql::Statement& q) {
     return r;
 }
 
-/// A root as the indexer sees it: absolute and canonical where it exists.
+/// A root as the indexer sees it: absolute and canonical where it exists. A DICOMDIR stands for
+/// its folder, where the files it lists are.
 std::string canonicalRoot(const std::string& root) {
     std::error_code error;
     fs::path out = fs::weakly_canonical(fs::absolute(root, error), error);
-    return error || out.empty() ? root : out.string();
+    if (error || out.empty()) {
+        return root;
+    }
+    std::string name = out.filename().string();
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return char(std::toupper(c)); });
+    if (name == "DICOMDIR" && fs::is_regular_file(out, error)) {
+        out = out.parent_path();
+    }
+    return out.string();
 }
 
 /// Files under `root`: the root itself, or anything below it ("root/..."), as a key range.

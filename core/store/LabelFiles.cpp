@@ -87,6 +87,12 @@ std::string fillLabel(Label& l, const std::map<std::string, std::string>& f,
     if (l.annotator.empty()) {
         return "no annotator";
     }
+    for (const std::string* text : {&l.item, &l.className, &l.annotator}) {
+        if (std::any_of(text->begin(), text->end(),
+                        [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+            return "a control character in the item, class or annotator";
+        }
+    }
     if (l.source == LabelSource::Model && (l.modelId.empty() || l.modelVersion.empty())) {
         return "a model's suggestion needs model and model_version";
     }
@@ -95,7 +101,8 @@ std::string fillLabel(Label& l, const std::map<std::string, std::string>& f,
 
 void readCsv(const std::string& path, const std::string& text, const std::string& annotator,
              LabelFileContents& out) {
-    std::istringstream in(text);
+    // A byte-order mark (spreadsheets write one) is not part of the first column's name.
+    std::istringstream in(text.rfind("\xEF\xBB\xBF", 0) == 0 ? text.substr(3) : text);
     std::string line;
     if (!std::getline(in, line)) {
         throw std::runtime_error(path + ": empty (expected a header such as instance,class)");
@@ -248,7 +255,9 @@ std::size_t importLabels(LabelStore& labels, const LabelFileContents& contents,
         const bool same = it != current.end() && it->second.className == l.className &&
                           it->second.source == l.source && it->second.confirmed == l.confirmed &&
                           it->second.modelVersion == l.modelVersion;
-        if (!same) {
+        // An older label (an old export imported again) never replaces a newer one.
+        const bool older = it != current.end() && l.timeMs != 0 && l.timeMs < it->second.timeMs;
+        if (!same && !older) {
             added.push_back(l);
             current[key] = l;
         }

@@ -330,6 +330,26 @@ void LabelStore::saveSuggestions(const std::string& modelId, const std::string& 
     transaction.commit();
 }
 
+std::vector<double> LabelStore::suggestion(const std::string& modelId,
+                                           const std::string& modelVersion,
+                                           const std::string& item) const {
+    sql::Statement query(m_store.handle(), m_store.path(),
+                         "SELECT probabilities FROM suggestion WHERE item = ?1 AND model_id = ?2 "
+                         "AND model_version = ?3");
+    query.bind(1, item).bind(2, modelId).bind(3, modelVersion);
+    std::vector<double> p;
+    if (query.step()) {
+        try {
+            for (const JsonValue& v : JsonValue::parse(query.text(0)).items()) {
+                p.push_back(v.asNumber());
+            }
+        } catch (const std::exception&) {
+            p.clear(); // a damaged cache entry is computed again
+        }
+    }
+    return p;
+}
+
 std::map<std::string, std::vector<double>>
 LabelStore::suggestions(const std::string& modelId, const std::string& modelVersion) const {
     sql::Statement query(m_store.handle(), m_store.path(),

@@ -81,6 +81,9 @@ public:
     /// earlier ones of the same version; one transaction.
     void saveSuggestions(const std::string& modelId, const std::string& modelVersion,
                          const std::map<std::string, std::vector<double>>& probabilities);
+    /// The probabilities a model version gave for one image; empty when it has not read it.
+    std::vector<double> suggestion(const std::string& modelId, const std::string& modelVersion,
+                                   const std::string& item) const;
     /// The probabilities a model version gave, by image.
     std::map<std::string, std::vector<double>> suggestions(const std::string& modelId,
                                                            const std::string& modelVersion) const;

@@ -298,6 +298,12 @@ RegisteredModel ModelRegistry::rollback(const std::string& modelId, const std::s
                                                      "to roll back to");
     }
     const std::string previous = stack[stack.size() - 2];
+    const auto before = find(modelId, previous);
+    if (const std::string problem = before ? verifyPackage(*before) : "not registered";
+        !problem.empty()) {
+        throw std::runtime_error("cannot roll back to " + modelId + " " + previous + ": " +
+                                 problem);
+    }
     activate(db, m_store.path(), modelId, previous, "rollback",
              actor.empty() ? StudyStore::defaultActor() : actor);
     transaction.commit();

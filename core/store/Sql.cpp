@@ -124,6 +124,15 @@ void Transaction::commit() {
     m_committed = true;
 }
 
+ReadTransaction::ReadTransaction(sqlite3* db, const std::string& path)
+    : m_db(db) {
+    exec(db, path, "BEGIN DEFERRED");
+}
+
+ReadTransaction::~ReadTransaction() {
+    sqlite3_exec(m_db, "COMMIT", nullptr, nullptr, nullptr);
+}
+
 std::int64_t lastInsertId(sqlite3* db) {
     return sqlite3_last_insert_rowid(db);
 }

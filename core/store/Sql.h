@@ -73,6 +73,19 @@ private:
     bool m_committed = false;
 };
 
+/// A read transaction (BEGIN DEFERRED): every query inside sees one snapshot of the database,
+/// whatever other connections commit meanwhile. Ended on destruction.
+class ReadTransaction {
+public:
+    ReadTransaction(sqlite3* db, const std::string& path);
+    ~ReadTransaction();
+    ReadTransaction(const ReadTransaction&) = delete;
+    ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+private:
+    sqlite3* m_db;
+};
+
 /// The rowid of the last row this connection inserted.
 std::int64_t lastInsertId(sqlite3* db);
 /// Rows the last statement changed.

@@ -15,6 +15,21 @@
 
 namespace radiolens {
 
+namespace {
+
+/// Cancels background work once the flag is set.
+class StopFlag final : public ProgressSink {
+public:
+    explicit StopFlag(std::shared_ptr<std::atomic<bool>> stop)
+        : m_stop(std::move(stop)) {}
+    bool report(double) override { return !m_stop->load(); }
+
+private:
+    std::shared_ptr<std::atomic<bool>> m_stop;
+};
+
+} // namespace
+
 LabellingSession::LabellingSession(StudyStore& store, QObject* parent)
     : QObject(parent)
     , m_store(store)
@@ -52,11 +67,23 @@ void LabellingSession::readActiveModel() {
 void LabellingSession::activeModelChanged() {
     readActiveModel();
     loadSuggestion();
+    Q_EMIT modelChanged();
     Q_EMIT currentChanged();
 }
 
 LabellingSession::~LabellingSession() {
-    m_watcher->waitForFinished();
+    if (m_stop) {
+        *m_stop = true; // a worklist being made stops at its next image
+    }
+    waitQuietly();
+}
+
+void LabellingSession::waitQuietly() {
+    try {
+        m_watcher->waitForFinished();
+    } catch (...) {
+        // A cancelled or failed build: its reason no longer matters.
+    }
 }
 
 void LabellingSession::setAnnotator(const QString& name) {
@@ -96,13 +123,19 @@ bool LabellingSession::addClass(const QString& name) {
 void LabellingSession::refreshWorklist(WorklistOrder order, bool secondReading) {
     const std::string path = m_store.path();
     const std::string annotator = secondReading ? m_annotator.toStdString() : std::string();
-    m_watcher->setFuture(QtConcurrent::run([path, order, annotator] {
+    if (m_stop) {
+        *m_stop = true; // a worklist still being made stops at its next image
+    }
+    waitQuietly();
+    m_stop = std::make_shared<std::atomic<bool>>(false);
+    m_watcher->setFuture(QtConcurrent::run([path, order, annotator, stop = m_stop] {
         StudyStore store(path);
         MlEngine* engine = nullptr;
         if (ModelRegistry(store).active()) {
             engine = &MlRuntime::engine(); // the model's suggestions; throws if it cannot load
         }
-        return buildWorklist(store, engine, order, annotator);
+        StopFlag progress(stop);
+        return buildWorklist(store, engine, order, annotator, &progress);
     }));
 }
 
@@ -149,10 +182,10 @@ void LabellingSession::loadSuggestion() {
         return;
     }
     try {
-        const auto known = LabelStore(m_store).suggestions(m_modelId, m_modelVersion);
-        const auto it = known.find(m_current->instance.sopInstanceUid);
-        if (it != known.end() && it->second.size() == m_modelClasses.size()) {
-            m_suggestion = it->second;
+        std::vector<double> p = LabelStore(m_store).suggestion(m_modelId, m_modelVersion,
+                                                               m_current->instance.sopInstanceUid);
+        if (p.size() == m_modelClasses.size()) {
+            m_suggestion = std::move(p);
         }
     } catch (const std::exception&) {
     }

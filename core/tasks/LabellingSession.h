@@ -9,6 +9,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -109,6 +110,8 @@ Q_SIGNALS:
     void currentChanged();
     /// A label was added, replaced, withdrawn, undone or redone.
     void labelsChanged();
+    /// The active model changed: its classes come first, suggestions are its.
+    void modelChanged();
     void failed(const QString& reason);
 
 private:
@@ -122,6 +125,8 @@ private:
     void loadSuggestion();
     /// Reads which model is active (its id, version and classes).
     void readActiveModel();
+    /// Waits for the worklist being made, whatever its outcome.
+    void waitQuietly();
     /// The UID of the current image, its series or its study, by level().
     std::string currentItem() const;
 
@@ -129,6 +134,7 @@ private:
     QString m_annotator;
     Worklist m_worklist;
     QFutureWatcher<Worklist>* m_watcher = nullptr;
+    std::shared_ptr<std::atomic<bool>> m_stop; ///< cancels the worklist being made
     std::optional<InstanceRecord> m_current;
     LabelLevel m_level = LabelLevel::Image;
     int m_position = -1;

@@ -39,10 +39,12 @@ TrainingJob::TrainingJob(QObject* parent)
 }
 
 TrainingJob::~TrainingJob() {
+    m_process->disconnect(this);
     if (isRunning()) {
-        // The window closes: stop training at the next batch; its checkpoint stays.
+        // The window closes: ask training to stop at the next batch (its checkpoint stays,
+        // and so does a run killed after this wait: the same training goes on from it).
         ::kill(pid_t(m_process->processId()), SIGTERM);
-        m_process->waitForFinished(30000);
+        m_process->waitForFinished(3000);
     }
 }
 

@@ -10,6 +10,7 @@
 #include "core/domain/Sha256.h"
 #include "core/store/AuditLog.h"
 #include "core/store/IndexCache.h"
+#include "core/store/LabelFiles.h"
 #include "core/store/LabelStore.h"
 #include "core/store/ModelRegistry.h"
 #include "core/store/StudyStore.h"
@@ -530,4 +531,28 @@ TEST_F(LocalStoreTest, EveryAcknowledgedLabelSurvivesTheLabellerBeingKilled) {
     EXPECT_TRUE(v.ok) << v.reason;
     std::printf("%zu labels acknowledged in 12 killed bursts, %zu in the store, none lost\n",
                 acknowledged.size(), present.size());
+}
+
+TEST_F(LocalStoreTest, ImportsNeverLetAnOlderLabelReplaceANewerOne) {
+    StudyStore store(m_path);
+    LabelStore labels(store);
+    labels.add(humanLabel("1.1", "pneumonia", "ann")); // now
+    // A spreadsheet's CSV (with a byte-order mark) holding an older label of the same image
+    // and a new one of another image.
+    const fs::path file = m_folder / "old.csv";
+    std::ofstream(file) << "\xEF\xBB\xBFinstance,class,annotator,time\n"
+                        << "1.1,normal,ann,2020-01-01T00:00:00Z\n"
+                        << "1.2,normal,ann,2020-01-01T00:00:00Z\n"
+                        << "1.3,nor\tmal,ann,\n";
+    const LabelFileContents contents = readLabelFile(file.string(), "importer");
+    ASSERT_EQ(contents.labels.size(), 2u);
+    ASSERT_EQ(contents.problems.size(), 1u);
+    EXPECT_NE(contents.problems[0].find("old.csv:4: a control character"), std::string::npos)
+        << contents.problems[0];
+    EXPECT_EQ(importLabels(labels, contents, "ann", "test"), 1u);
+    LabelQuery q;
+    q.item = "1.1";
+    EXPECT_EQ(labels.current(q)[0].className, "pneumonia");
+    q.item = "1.2";
+    EXPECT_EQ(labels.current(q)[0].className, "normal");
 }

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <sstream>
@@ -160,6 +162,24 @@ struct Checkpoint {
     std::vector<std::pair<double, double>> history; ///< per epoch: loss, validation AUC
 };
 
+/// A double as text that reads back to the same bits ("%a"): the best score decides which later
+/// epoch is better, so a resumed run must compare with exactly what the uninterrupted run had.
+std::string exactText(double value) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%a", value);
+    return text;
+}
+
+double exactValue(const JsonFields& f, const JsonValue& root, const char* key) {
+    const std::string text = f.text(root, key);
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0') {
+        f.fail(std::string("'") + key + "' is not a number");
+    }
+    return value;
+}
+
 void writeCheckpoint(const std::string& dir, const Checkpoint& c) {
     std::ostringstream out;
     JsonWriter json(out);
@@ -168,8 +188,8 @@ void writeCheckpoint(const std::string& dir, const Checkpoint& c) {
         .field("fingerprint", c.fingerprint)
         .field("epoch", c.epoch)
         .field("step", c.step)
-        .field("bestScore", c.bestScore)
-        .field("bestAuc", c.bestAuc)
+        .field("bestScore", exactText(c.bestScore))
+        .field("bestAuc", exactText(c.bestAuc))
         .field("bestEpoch", c.bestEpoch)
         .field("random", c.random)
         .field("file", c.file)
@@ -200,8 +220,8 @@ std::optional<Checkpoint> readCheckpoint(const std::string& dir) {
     c.fingerprint = f.text(root, "fingerprint");
     c.epoch = int(f.number(root, "epoch"));
     c.step = std::size_t(f.number(root, "step"));
-    c.bestScore = f.number(root, "bestScore");
-    c.bestAuc = f.number(root, "bestAuc");
+    c.bestScore = exactValue(f, root, "bestScore");
+    c.bestAuc = exactValue(f, root, "bestAuc");
     c.bestEpoch = int(f.number(root, "bestEpoch"));
     c.random = f.text(root, "random");
     c.file = f.text(root, "file");
@@ -486,8 +506,8 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
             checkpoint.random = state.str();
             checkpoint.epoch = epoch;
             checkpoint.step = step;
-            checkpoint.bestScore = std::isfinite(bestScore) ? bestScore : -1e300;
-            checkpoint.bestAuc = std::isfinite(bestAuc) ? bestAuc : 0.0;
+            checkpoint.bestScore = bestScore;
+            checkpoint.bestAuc = bestAuc;
             checkpoint.bestEpoch = bestEpoch;
             checkpoint.seconds = seconds();
             checkpoint.history.emplace_back(status.trainLoss, std::isfinite(m.auc) ? m.auc : 0.0);
