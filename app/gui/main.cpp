@@ -7,6 +7,7 @@
 #include "core/tasks/LabellingSession.h"
 #include "ui/LabelPanel.h"
 #include "ui/MainWindow.h"
+#include "ui/ModelsWindow.h"
 #include "ui/PatientRiskWindow.h"
 #include "ui/Viewport.h"
 #include "ui/ViewerArea.h"
@@ -103,6 +104,12 @@ int main(int argc, char** argv) {
         QStringLiteral("With --label: save the window once the worklist's first image is shown, "
                        "and quit."),
         QStringLiteral("FILE"));
+    QCommandLineOption modelsScreenshot(
+        QStringLiteral("models-screenshot"),
+        QStringLiteral("Open the model registry, compare its two newest versions, save the "
+                       "registry window and quit."),
+        QStringLiteral("FILE"));
+    parser.addOption(modelsScreenshot);
     parser.addOption(storeOption);
     parser.addOption(labelling);
     parser.addOption(labelScreenshot);
@@ -245,6 +252,26 @@ int main(int argc, char** argv) {
                 });
             }
         }
+    }
+    if (parser.isSet(modelsScreenshot)) {
+        radiolens::ModelsWindow* models = window.modelsWindow();
+        if (models == nullptr || models->rows() < 2) {
+            std::fprintf(stderr, "radiolens: the store has fewer than two model versions\n");
+            return 1;
+        }
+        const QString file = parser.value(modelsScreenshot);
+        models->show();
+        QObject::connect(models, &radiolens::ModelsWindow::comparisonShown, models,
+                         [models, file] {
+                             QTimer::singleShot(800, models, [models, file] {
+                                 QApplication::exit(saveScreenshot(*models, file) ? 0 : 1);
+                             });
+                         });
+        models->compareRows(models->rows() - 2, models->rows() - 1);
+        QTimer::singleShot(300000, models, [] {
+            std::fprintf(stderr, "radiolens: no comparison within 300 s\n");
+            QApplication::exit(2);
+        });
     }
     if (parser.isSet(demo)) {
         window.openDemoStudy();
