@@ -524,7 +524,8 @@ where 'radiolens --demo' looks) unless it is already there, and prints where it 
                     nodule; implies --force (a labelling exercise: see --truth)
   --chest-size S    their size in pixels (default 512)
   --truth FILE      write the chest radiographs' true classes as a label CSV (series,class:
-                    nodule or normal), for 'radiolens-cli label import'
+                    nodule or no nodule, the demo classifier's classes), for 'radiolens-cli
+                    label import'
 )";
 
 int runDemo(const std::vector<std::string>& argv) {

@@ -26,12 +26,20 @@ namespace radiolens {
 
 namespace {
 
-/// FNV-1a: a hash that is the same on every machine and run (std::hash is not).
+/// A hash that is the same on every machine and run (std::hash is not): FNV-1a, then
+/// MurmurHash3's finaliser, so that ids differing only in their last characters
+/// ("PATIENT-01", "PATIENT-02") spread over all 64 bits (FNV-1a alone leaves the high bits
+/// nearly equal, and the validation split reads them).
 std::uint64_t stableHash(const std::string& text) {
     std::uint64_t h = 1469598103934665603ull;
     for (unsigned char c : text) {
         h = (h ^ c) * 1099511628211ull;
     }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     return h;
 }
 

@@ -248,6 +248,8 @@ class Retraining(unittest.TestCase):
         self.assertEqual(card['input']['modalities'], ['DX'])
         patients = int(card['training']['trainPatients']) + int(card['training']['validationPatients'])
         self.assertEqual(patients, 30)
+        # About a fifth of the patients validate (a fixed hash per patient decides).
+        self.assertTrue(3 <= int(card['training']['validationPatients']) <= 10, card['training'])
         run('models', 'promote', '--store', self.db, '--model', 'chest', first['version'], check=0)
 
         # Fine-tuning the active model: its parent is recorded.
