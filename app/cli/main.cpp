@@ -554,8 +554,9 @@ int runDemo(const std::vector<std::string>& argv) {
         if (args.has("--truth")) {
             std::string truth = "series,class,annotator\n";
             for (const DemoStudy::Chest& chest : demo.chests) {
-                truth +=
-                    chest.seriesInstanceUid + (chest.nodule ? ",nodule" : ",normal") + ",truth\n";
+                // The demo classifier's class names, so that its suggestions compare.
+                truth += chest.seriesInstanceUid + (chest.nodule ? ",nodule" : ",no nodule") +
+                         ",truth\n";
             }
             writeFileAtomically(args.get("--truth"), truth);
         }
