@@ -9,11 +9,14 @@
 
 #include <QChart>
 #include <QChartView>
+#include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLegend>
+#include <QLegendMarker>
 #include <QLineSeries>
 #include <QPushButton>
 #include <QScatterSeries>
@@ -25,6 +28,8 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <cmath>
+#include <filesystem>
+#include <sstream>
 
 namespace radiolens {
 
@@ -35,6 +40,10 @@ const QColor kColours[] = {QColor(0x1f, 0x77, 0xb4), QColor(0xd6, 0x27, 0x28)};
 QChart* unitChart(const QString& title, const QString& x, const QString& y) {
     auto* chart = new QChart;
     chart->setTitle(title);
+    chart->legend()->setAlignment(Qt::AlignBottom);
+    QFont small = chart->legend()->font();
+    small.setPointSizeF(small.pointSizeF() * 0.85);
+    chart->legend()->setFont(small);
     auto* xAxis = new QValueAxis;
     xAxis->setRange(0, 1);
     xAxis->setTitleText(x);
@@ -53,6 +62,13 @@ void addSeries(QChart* chart, QXYSeries* series) {
     }
 }
 
+/// A version as a chart legend has room for: the time of a time-stamp version ("T153838").
+QString shortVersion(const std::string& version) {
+    const std::size_t t = version.find('T');
+    return QString::fromStdString(
+        t != std::string::npos && version.size() - t <= 8 ? version.substr(t) : version);
+}
+
 QString figure(double v) {
     return std::isfinite(v) ? QString::number(v, 'f', 3) : QStringLiteral("-");
 }
@@ -64,7 +80,7 @@ ModelsWindow::ModelsWindow(StudyStore& store, QWidget* parent)
     , m_store(store)
     , m_watcher(new QFutureWatcher<std::shared_ptr<ModelComparison>>(this)) {
     setWindowTitle(tr("Radiolens - Models"));
-    resize(1100, 760);
+    resize(1280, 800);
     auto* layout = new QVBoxLayout(this);
     m_table = new QTableWidget(0, 8);
     m_table->setHorizontalHeaderLabels({tr("Active"), tr("Model"), tr("Version"), tr("Parent"),
@@ -86,12 +102,19 @@ ModelsWindow::ModelsWindow(StudyStore& store, QWidget* parent)
     m_threshold->setSingleStep(0.05);
     m_threshold->setValue(0.5);
     m_threshold->setPrefix(tr("threshold "));
+    m_set = new QComboBox;
+    m_set->addItem(tr("on validation images"), QStringLiteral("val"));
+    m_set->addItem(tr("on the datasets' test splits"), QStringLiteral("test"));
+    m_set->setToolTip(tr("Validation: the store's validation patients and the validation splits "
+                         "of the external datasets the newer version was trained on. Test: those "
+                         "datasets' test splits, never used in training."));
     m_export = new QPushButton(tr("Export Report..."));
     m_export->setEnabled(false);
     buttons->addWidget(promote);
     buttons->addWidget(rollback);
     buttons->addStretch(1);
     buttons->addWidget(m_threshold);
+    buttons->addWidget(m_set);
     buttons->addWidget(m_compare);
     buttons->addWidget(m_export);
     layout->addLayout(buttons);
@@ -106,7 +129,7 @@ ModelsWindow::ModelsWindow(StudyStore& store, QWidget* parent)
     for (QChart* chart : {m_roc, m_reliability}) {
         auto* view = new QChartView(chart);
         view->setRenderHint(QPainter::Antialiasing);
-        view->setMinimumSize(320, 300);
+        view->setMinimumSize(380, 320);
         plots->addWidget(view);
     }
     auto* side = new QWidget;
@@ -254,16 +277,36 @@ void ModelsWindow::compareRows(int a, int b) {
     }
     const std::string path = m_store.path();
     const double threshold = m_threshold->value();
+    const std::string split = m_set->currentData().toString().toStdString();
+    // The external datasets the newer version was trained on (their files, where still there).
+    std::vector<std::string> extra;
+    const RegisteredModel& newer = first->createdMs > second->createdMs ? *first : *second;
+    const auto listed = newer.card.training.find("externalData");
+    if (listed != newer.card.training.end()) {
+        std::istringstream lines(listed->second);
+        for (std::string line; std::getline(lines, line);) {
+            if (std::filesystem::exists(line)) {
+                extra.push_back(line);
+            }
+        }
+    }
     m_compare->setEnabled(false);
     m_status->setText(
         tr("Measuring %1 and %2 on the same images...")
             .arg(QString::fromStdString(first->version), QString::fromStdString(second->version)));
     const RegisteredModel ra = *first, rb = *second;
-    m_watcher->setFuture(QtConcurrent::run([path, ra, rb, threshold] {
+    m_watcher->setFuture(QtConcurrent::run([path, ra, rb, threshold, extra, split] {
         StudyStore store(path);
         return std::make_shared<ModelComparison>(
-            compareVersions(store, MlRuntime::engine(), ra, rb, {}, "val", threshold));
+            compareVersions(store, MlRuntime::engine(), ra, rb, extra, split, threshold));
     }));
+}
+
+void ModelsWindow::setComparisonSet(const QString& split) {
+    const int index = m_set->findData(split);
+    if (index >= 0) {
+        m_set->setCurrentIndex(index);
+    }
 }
 
 bool ModelsWindow::isComparing() const {
@@ -286,29 +329,33 @@ void ModelsWindow::showComparison() {
     diagonal->append(0, 0);
     diagonal->append(1, 1);
     diagonal->setPen(QPen(Qt::gray, 1, Qt::DashLine));
-    diagonal->setName(tr("chance"));
+    diagonal->setName(QString());
     addSeries(m_roc, diagonal);
+    for (QLegendMarker* marker : m_roc->legend()->markers(diagonal)) {
+        marker->setVisible(false); // the dashed diagonal needs no legend
+    }
     auto* perfect = new QLineSeries;
     perfect->append(0, 0);
     perfect->append(1, 1);
     perfect->setPen(QPen(Qt::gray, 1, Qt::DashLine));
-    perfect->setName(tr("perfect calibration"));
+    perfect->setName(QString());
     addSeries(m_reliability, perfect);
+    for (QLegendMarker* marker : m_reliability->legend()->markers(perfect)) {
+        marker->setVisible(false);
+    }
     m_figures->setRowCount(int(c.models.size()));
     QString confusion;
     for (std::size_t i = 0; i < c.models.size(); ++i) {
         const ModelEvaluation& e = c.models[i];
         auto* roc = new QLineSeries;
-        roc->setName(
-            tr("%1 (AUC %2)").arg(QString::fromStdString(e.version), figure(e.metrics.auc)));
+        roc->setName(tr("%1 AUC %2").arg(shortVersion(e.version), figure(e.metrics.auc)));
         roc->setPen(QPen(kColours[i % 2], 2));
         for (const auto& [x, y] : e.roc) {
             roc->append(x, y);
         }
         addSeries(m_roc, roc);
         auto* reliability = new QLineSeries;
-        reliability->setName(
-            tr("%1 (ECE %2)").arg(QString::fromStdString(e.version), figure(e.metrics.ece)));
+        reliability->setName(tr("%1 ECE %2").arg(shortVersion(e.version), figure(e.metrics.ece)));
         reliability->setPen(QPen(kColours[i % 2], 2));
         reliability->setPointsVisible(true);
         for (const CalibrationBin& bin : e.calibration) {

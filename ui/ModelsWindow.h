@@ -8,6 +8,7 @@
 #include <memory>
 
 class QChart;
+class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QPushButton;
@@ -20,7 +21,8 @@ class StudyStore;
 
 /// The model registry: every version with its validation figures, parent, label count and
 /// whether it is active; promote and roll back; and two versions compared on the same images
-/// (the validation patients of the store's labels): ROC curves, reliability diagram with ECE,
+/// (the validation patients of the store's labels and the validation splits of the external
+/// datasets the newer one was trained on, or those datasets' test splits): ROC curves, reliability diagram with ECE,
 /// confusion matrices and sensitivity / specificity at a chosen threshold, with an HTML report
 /// to export. The comparison runs in the background. GUI thread only.
 class ModelsWindow : public QWidget {
@@ -35,6 +37,8 @@ public:
     /// Compares versions in rows `a` and `b` of the table (in the background).
     void compareRows(int a, int b);
     bool isComparing() const;
+    /// "val" (the default) or "test": the images compareRows() uses.
+    void setComparisonSet(const QString& split);
     /// The comparison shown (after comparisonShown).
     const ModelComparison* comparison() const { return m_comparison.get(); }
     /// Writes the shown comparison as HTML; false with the reason in the status line.
@@ -59,6 +63,7 @@ private:
     StudyStore& m_store;
     QTableWidget* m_table = nullptr;
     QDoubleSpinBox* m_threshold = nullptr;
+    QComboBox* m_set = nullptr;
     QPushButton* m_compare = nullptr;
     QPushButton* m_export = nullptr;
     QLabel* m_status = nullptr;

@@ -109,7 +109,13 @@ int main(int argc, char** argv) {
         QStringLiteral("Open the model registry, compare its two newest versions, save the "
                        "registry window and quit."),
         QStringLiteral("FILE"));
+    QCommandLineOption compareOn(
+        QStringLiteral("compare-on"),
+        QStringLiteral("With --models-screenshot: val (validation images, the default) or test "
+                       "(the external datasets' test splits)."),
+        QStringLiteral("SET"));
     parser.addOption(modelsScreenshot);
+    parser.addOption(compareOn);
     parser.addOption(storeOption);
     parser.addOption(labelling);
     parser.addOption(labelScreenshot);
@@ -261,12 +267,14 @@ int main(int argc, char** argv) {
         }
         const QString file = parser.value(modelsScreenshot);
         models->show();
-        QObject::connect(models, &radiolens::ModelsWindow::comparisonShown, models,
-                         [models, file] {
-                             QTimer::singleShot(800, models, [models, file] {
-                                 QApplication::exit(saveScreenshot(*models, file) ? 0 : 1);
-                             });
-                         });
+        QObject::connect(models, &radiolens::ModelsWindow::comparisonShown, models, [models, file] {
+            QTimer::singleShot(800, models, [models, file] {
+                QApplication::exit(saveScreenshot(*models, file) ? 0 : 1);
+            });
+        });
+        if (parser.isSet(compareOn)) {
+            models->setComparisonSet(parser.value(compareOn));
+        }
         models->compareRows(models->rows() - 2, models->rows() - 1);
         QTimer::singleShot(300000, models, [] {
             std::fprintf(stderr, "radiolens: no comparison within 300 s\n");

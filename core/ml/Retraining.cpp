@@ -518,6 +518,13 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
         card.training["validationFraction"] = std::to_string(request.validationFraction);
         card.training["split"] = "by patient";
         card.training["run"] = std::to_string(runId);
+        std::string external;
+        for (const std::string& path : request.extraData) {
+            external += (external.empty() ? "" : "\n") + fs::absolute(path).string();
+        }
+        if (!external.empty()) {
+            card.training["externalData"] = external; // one path per line
+        }
         // The model reads what it was trained on: the modalities of its labelled images (and
         // its parent's).
         std::set<std::string> modalities(card.input.modalities.begin(),
