@@ -163,17 +163,8 @@ std::vector<ClassifyItem> itemsOf(const std::string& path, const ModelCard& card
 
 /// A MedMNIST .npz file, or a CSV listing pictures (resized to `size` pixels; 0 keeps them).
 ImageDataset loadDataset(const std::string& command, const std::string& path, int size = 0) {
-    const auto endsWith = [&path](const char* suffix) {
-        const std::size_t n = std::strlen(suffix);
-        return path.size() >= n && path.compare(path.size() - n, n, suffix) == 0;
-    };
-    if (!endsWith(".npz") && !endsWith(".csv")) {
-        throw CliError{command + ": " + path +
-                       ": not a dataset Radiolens reads (a MedMNIST .npz file, or a .csv listing "
-                       "pictures)"};
-    }
     try {
-        return endsWith(".npz") ? loadMedMnist(path) : loadImageFolder(path, size);
+        return loadImageDataset(path, size);
     } catch (const std::exception& e) {
         throw CliError{command + ": " + e.what()};
     }

@@ -119,4 +119,10 @@ std::string Sha256::ofFile(const std::string& path) {
     return hash.hexDigest();
 }
 
+std::string Sha256::ofText(const std::string& text) {
+    Sha256 hash;
+    hash.update(text.data(), text.size());
+    return hash.hexDigest();
+}
+
 } // namespace radiolens

@@ -14,6 +14,8 @@ public:
     /// The digest as 64 lower-case hex digits; the object is spent afterwards.
     std::string hexDigest();
 
+    /// The digest of `text`.
+    static std::string ofText(const std::string& text);
     /// The digest of a whole file. Throws std::runtime_error naming the file if it cannot be read.
     static std::string ofFile(const std::string& path);
 

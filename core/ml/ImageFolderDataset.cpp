@@ -121,4 +121,19 @@ ImageDataset loadImageFolder(const std::string& csvPath, int size) {
     return data;
 }
 
+ImageDataset loadImageDataset(const std::string& path, int size) {
+    const auto endsWith = [&path](const std::string& suffix) {
+        return path.size() >= suffix.size() &&
+               path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (endsWith(".npz")) {
+        return loadMedMnist(path);
+    }
+    if (endsWith(".csv")) {
+        return loadImageFolder(path, size);
+    }
+    throw std::runtime_error(path + ": not a dataset Radiolens reads (a MedMNIST .npz file, or a "
+                                    ".csv listing pictures)");
+}
+
 } // namespace radiolens

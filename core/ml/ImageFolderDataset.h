@@ -22,4 +22,9 @@ namespace radiolens {
 /// cannot use.
 ImageDataset loadImageFolder(const std::string& csvPath, int size = 0);
 
+/// A dataset file by its kind: a MedMNIST `.npz` (loadMedMnist) or a CSV of pictures
+/// (loadImageFolder, resized to `size`). Throws std::runtime_error naming the file for anything
+/// else, or for what those refuse.
+ImageDataset loadImageDataset(const std::string& path, int size = 0);
+
 } // namespace radiolens

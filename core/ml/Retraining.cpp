@@ -3,6 +3,7 @@
 #include "core/domain/Paths.h"
 #include "core/domain/Sha256.h"
 #include "core/ml/DicomModelInput.h"
+#include "core/ml/ForecastInputs.h"
 #include "core/ml/ImageFolderDataset.h"
 #include "core/ml/ModelInput.h"
 #include "core/store/IndexCache.h"
@@ -26,38 +27,9 @@ namespace radiolens {
 
 namespace {
 
-/// A hash that is the same on every machine and run (std::hash is not): FNV-1a, then
-/// MurmurHash3's finaliser, so that ids differing only in their last characters
-/// ("PATIENT-01", "PATIENT-02") spread over all 64 bits (FNV-1a alone leaves the high bits
-/// nearly equal, and the validation split reads them).
-std::uint64_t stableHash(const std::string& text) {
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : text) {
-        h = (h ^ c) * 1099511628211ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
-
 bool endsWith(const std::string& text, const std::string& suffix) {
     return text.size() >= suffix.size() &&
            text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-/// An external dataset: MedMNIST .npz or a CSV of pictures (resized to `size`).
-ImageDataset loadExtraDataset(const std::string& path, int size) {
-    if (endsWith(path, ".npz")) {
-        return loadMedMnist(path);
-    }
-    if (endsWith(path, ".csv")) {
-        return loadImageFolder(path, size);
-    }
-    throw std::runtime_error(path + ": not a dataset Radiolens reads (a MedMNIST .npz file, or a "
-                                    ".csv listing pictures)");
 }
 
 /// One labelled image to read.
@@ -102,12 +74,6 @@ std::string exactNumber(double value) {
     char text[40];
     std::snprintf(text, sizeof text, "%.17g", value);
     return text;
-}
-
-std::string sha256OfText(const std::string& text) {
-    Sha256 hash;
-    hash.update(text.data(), text.size());
-    return hash.hexDigest();
 }
 
 } // namespace
@@ -184,20 +150,16 @@ ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::strin
         });
         patientsOfClass[items.front()->className].push_back(patient);
     }
-    // A patient validates when its hash falls below the fraction: the same patient stays on
-    // the same side as labels are added, so a later version is never measured on patients an
-    // earlier one trained on. A class with two or more patients keeps one on each side.
-    const auto hashOf = [](const std::string& patient) {
-        return stableHash("split:" + patient);
-    };
+    // A patient validates when its id's hash falls below the fraction (stayInPart, as the
+    // forecaster splits stays): the same patient stays on the same side as labels are added, so
+    // a later version is never measured on patients an earlier one trained on. A class with two
+    // or more patients keeps one on each side.
     std::set<std::string> validationPatients;
     for (auto& [className, patients] : patientsOfClass) {
-        std::sort(
-            patients.begin(), patients.end(),
-            [&](const std::string& a, const std::string& b) { return hashOf(a) < hashOf(b); });
+        std::sort(patients.begin(), patients.end());
         std::size_t taken = 0;
         for (const std::string& patient : patients) {
-            if (double(hashOf(patient) >> 11) / 9007199254740992.0 < validationFraction) {
+            if (stayInPart(patient, "validation", validationFraction)) {
                 validationPatients.insert(patient);
                 ++taken;
             }
@@ -249,7 +211,7 @@ ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::strin
 
     // External datasets, their splits as they are.
     for (const std::string& path : extraData) {
-        const ImageDataset extra = loadExtraDataset(path, input.size);
+        const ImageDataset extra = loadImageDataset(path, input.size);
         if (extra.task == "multi-label") {
             throw std::runtime_error(path + ": multi-label datasets cannot be mixed with labels");
         }
@@ -287,7 +249,7 @@ ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::strin
 
     data.classNames = names;
     data.task = names.size() == 2 ? "binary" : "multi-class";
-    report.labelSetSha256 = sha256OfText(labelSet);
+    report.labelSetSha256 = Sha256::ofText(labelSet);
     if (data.train.count == 0 || data.validation.count == 0) {
         std::string left;
         for (std::size_t i = 0; i < report.problems.size() && i < 3; ++i) {
@@ -364,19 +326,17 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
         options.parent.clear();
         input.preprocessing = "normalize";
         input.size = options.imageSize > 0 ? options.imageSize : 0;
-        if (input.size == 0 && !request.extraData.empty()) {
-            const ImageDataset first = loadExtraDataset(request.extraData.front(), 0);
-            input.size = int(first.train.width);
-            input.channels = int(first.train.channels);
-        }
-        input.size = input.size > 0 ? input.size : 224;
-        // DICOM radiographs and CT are grey; a colour external dataset makes the model colour.
-        for (const std::string& path : request.extraData) {
-            if (endsWith(path, ".npz")) {
-                input.channels =
-                    std::max<int>(input.channels, int(loadMedMnist(path).train.channels));
+        // The first external dataset gives the size when none is asked for; DICOM radiographs
+        // and CT are grey, and a colour external dataset makes the model colour.
+        for (std::size_t i = 0; i < request.extraData.size(); ++i) {
+            const std::string& path = request.extraData[i];
+            if ((i == 0 && input.size == 0) || endsWith(path, ".npz")) {
+                const ImageDataset extra = loadImageDataset(path, 0);
+                input.size = input.size > 0 ? input.size : int(extra.train.width);
+                input.channels = std::max<int>(input.channels, int(extra.train.channels));
             }
         }
+        input.size = input.size > 0 ? input.size : 224;
     }
     options.imageSize = input.size;
     result.report = TrainingSetReport();
@@ -398,7 +358,7 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
 
     // The training's identity: the exact labels, data and options. The same training started
     // again goes on where an interrupted one stopped.
-    const std::string fingerprint = sha256OfText(
+    const std::string fingerprint = Sha256::ofText(
         result.report.labelSetSha256 + "|" + options.id + "|" + options.architecture + "|" +
         options.stem + "|" + options.pooling + "|" + std::to_string(options.width) + "|" +
         std::to_string(options.epochs) + "|" + std::to_string(options.imageSize) + "|" +
@@ -580,7 +540,7 @@ ModelComparison compareVersions(StudyStore& store, MlEngine& engine, const Regis
         images.channels = std::size_t(card.input.channels);
         images.width = images.height = std::size_t(card.input.size);
         for (const std::string& path : extraData) {
-            const ImageDataset extra = loadExtraDataset(path, card.input.size);
+            const ImageDataset extra = loadImageDataset(path, card.input.size);
             for (std::size_t i = 0; i < extra.test.count; ++i) {
                 const std::string& name = extra.classNames[std::size_t(extra.test.labels[i])];
                 const auto it = std::find(card.classNames.begin(), card.classNames.end(), name);

@@ -340,7 +340,8 @@ std::vector<double> LabelStore::suggestion(const std::string& modelId,
     std::vector<double> p;
     if (query.step()) {
         try {
-            for (const JsonValue& v : JsonValue::parse(query.text(0)).items()) {
+            const JsonValue list = JsonValue::parse(query.text(0));
+            for (const JsonValue& v : list.items()) {
                 p.push_back(v.asNumber());
             }
         } catch (const std::exception&) {
@@ -360,7 +361,8 @@ LabelStore::suggestions(const std::string& modelId, const std::string& modelVers
     while (query.step()) {
         std::vector<double> p;
         try {
-            for (const JsonValue& v : JsonValue::parse(query.text(1)).items()) {
+            const JsonValue list = JsonValue::parse(query.text(1));
+            for (const JsonValue& v : list.items()) {
                 p.push_back(v.asNumber());
             }
         } catch (const std::exception&) {

@@ -64,12 +64,6 @@ TrainingRun readRun(const sql::Statement& q) {
     return r;
 }
 
-std::string sha256OfText(const std::string& text) {
-    Sha256 hash;
-    hash.update(text.data(), text.size());
-    return hash.hexDigest();
-}
-
 /// The activation stack of a model, replayed from its history: promote pushes, rollback pops.
 std::vector<std::string> activationStack(sqlite3* db, const std::string& path,
                                          const std::string& modelId) {
@@ -123,7 +117,7 @@ RegisteredModel ModelRegistry::publish(const std::string& packageDir,
     m.modelId = m.card.id;
     m.version = m.card.version;
     m.package = fs::absolute(packageDir).lexically_normal().string();
-    m.cardSha256 = sha256OfText(cardText);
+    m.cardSha256 = Sha256::ofText(cardText);
     m.weightsSha256 = m.card.weightsSha256;
     m.labelSetSha256 = labelSetSha256;
     m.labels = labels;
@@ -254,7 +248,7 @@ std::string ModelRegistry::verifyPackage(const RegisteredModel& m) {
         return cardPath + ": missing (the package of " + m.modelId + " version " + m.version +
                " was moved or deleted)";
     }
-    if (sha256OfText(cardText) != m.cardSha256) {
+    if (Sha256::ofText(cardText) != m.cardSha256) {
         return cardPath + ": changed since it was published (its SHA-256 differs from the "
                           "registry's)";
     }

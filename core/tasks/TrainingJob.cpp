@@ -93,19 +93,15 @@ void TrainingJob::readLines() {
         m_buffer.remove(0, end + 1);
         const QJsonObject event = QJsonDocument::fromJson(line).object();
         const QString kind = event.value(QStringLiteral("event")).toString();
-        if (kind == QStringLiteral("progress")) {
-            Q_EMIT progressed(event.value(QStringLiteral("epoch")).toInt(),
-                              event.value(QStringLiteral("epochs")).toInt(),
-                              event.value(QStringLiteral("fraction")).toDouble(),
-                              event.value(QStringLiteral("loss")).toDouble(),
-                              event.value(QStringLiteral("seconds")).toDouble());
-        } else if (kind == QStringLiteral("epoch")) {
+        if (kind == QStringLiteral("epoch")) {
             Q_EMIT epochEnded(event.value(QStringLiteral("epoch")).toInt(),
                               event.value(QStringLiteral("epochs")).toInt(),
                               event.value(QStringLiteral("loss")).toDouble(),
                               event.value(QStringLiteral("validationAuc")).toDouble(),
                               event.value(QStringLiteral("bestValidationAuc")).toDouble(),
                               event.value(QStringLiteral("replayed")).toBool());
+        }
+        if (kind == QStringLiteral("progress") || kind == QStringLiteral("epoch")) {
             Q_EMIT progressed(event.value(QStringLiteral("epoch")).toInt(),
                               event.value(QStringLiteral("epochs")).toInt(),
                               event.value(QStringLiteral("fraction")).toDouble(),
