@@ -172,8 +172,7 @@ LabelPanel::LabelPanel(LabellingSession* session, QWidget* parent)
     connect(session, &LabellingSession::worklistReady, this, [this] {
         m_refresh->setEnabled(true);
         fillWorklist();
-        rebuildClassButtons();
-        updateCurrent();
+        rebuildClassButtons(); // and the current image
     });
     connect(session, &LabellingSession::worklistFailed, this, [this](const QString& reason) {
         m_refresh->setEnabled(true);
@@ -182,13 +181,11 @@ LabelPanel::LabelPanel(LabellingSession* session, QWidget* parent)
     connect(session, &LabellingSession::currentChanged, this, &LabelPanel::updateCurrent);
     connect(session, &LabellingSession::modelChanged, this, &LabelPanel::rebuildClassButtons);
     connect(session, &LabellingSession::labelsChanged, this, [this] {
-        rebuildClassButtons();
-        updateCurrent();
+        rebuildClassButtons(); // and the current image
         updateCounts();
     });
     connect(session, &LabellingSession::failed, this, &LabelPanel::show);
-    rebuildClassButtons();
-    updateCurrent();
+    rebuildClassButtons(); // and the current image
     updateCounts();
 }
 
@@ -234,6 +231,20 @@ void LabelPanel::fillWorklist() {
 
 void LabelPanel::rebuildClassButtons() {
     const QStringList names = m_session->classes();
+    const auto mine = m_session->counts(false);
+    const auto text = [&mine](int i, const QString& name) {
+        const auto it = mine.find(name.toStdString());
+        const QString key = i < 9 ? QString::number(i + 1) + QStringLiteral("  ") : QString();
+        return QStringLiteral("%1%2  (%3)").arg(key, name).arg(it == mine.end() ? 0 : it->second);
+    };
+    if (names == m_buttonClasses) {
+        // The same classes: only the counts change (every label key press comes here).
+        for (int i = 0; i < m_classButtons.size(); ++i) {
+            m_classButtons[i]->setText(text(i, names[i]));
+        }
+        updateCurrent();
+        return;
+    }
     while (!m_classButtons.isEmpty()) {
         // Later: this may run inside the clicked button's own signal.
         QPushButton* button = m_classButtons.takeLast();
@@ -241,17 +252,14 @@ void LabelPanel::rebuildClassButtons() {
         button->hide();
         button->deleteLater();
     }
-    const auto mine = m_session->counts(false);
     for (int i = 0; i < names.size(); ++i) {
-        const auto it = mine.find(names[i].toStdString());
-        const QString key = i < 9 ? QString::number(i + 1) + QStringLiteral("  ") : QString();
-        auto* button = new QPushButton(
-            QStringLiteral("%1%2  (%3)").arg(key, names[i]).arg(it == mine.end() ? 0 : it->second));
+        auto* button = new QPushButton(text(i, names[i]));
         button->setCheckable(true);
         connect(button, &QPushButton::clicked, this, [this, i] { labelWithClass(i); });
         m_classGrid->addWidget(button, i / 2, i % 2);
         m_classButtons << button;
     }
+    m_buttonClasses = names;
     updateCurrent();
 }
 

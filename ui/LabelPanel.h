@@ -76,6 +76,7 @@ private:
     QPushButton* m_accept = nullptr;
     QGridLayout* m_classGrid = nullptr;
     QList<QPushButton*> m_classButtons;
+    QStringList m_buttonClasses; ///< the classes the buttons are for, in order
     QPushButton* m_undo = nullptr;
     QPushButton* m_redo = nullptr;
     QLabel* m_counts = nullptr;

@@ -62,25 +62,6 @@ namespace radiolens {
 
 namespace {
 
-/// True when both indexes hold the same instances in the same files.
-bool sameInstances(const StudyIndex& a, const StudyIndex& b) {
-    const auto files = [](const StudyIndex& index) {
-        std::vector<std::pair<std::string, std::string>> out;
-        for (const SeriesEntry* series : index.allSeries()) {
-            for (const InstanceEntry& instance : series->instances) {
-                out.emplace_back(instance.sopInstanceUid, instance.path);
-            }
-        }
-        std::sort(out.begin(), out.end());
-        return out;
-    };
-    return a.instanceCount() == b.instanceCount() && files(a) == files(b);
-}
-
-} // namespace
-
-namespace {
-
 QString personName(const std::string& dicom) {
     QStringList parts = QString::fromStdString(dicom).split(QLatin1Char('^'));
     while (!parts.isEmpty() && parts.back().trimmed().isEmpty()) {
@@ -1005,6 +986,7 @@ void MainWindow::setLabellingMode(bool on) {
         action->setEnabled(on);
     }
     if (on) {
+        m_labellingFile.clear();
         updateLabellingImage();
     }
 }
@@ -1064,9 +1046,11 @@ void MainWindow::updateLabellingImage() {
         return;
     }
     const QString file = currentImageFile();
-    if (file.isEmpty()) {
+    // Called on every slice, window and view change: only a new image needs the store.
+    if (file.isEmpty() || file == m_labellingFile) {
         return;
     }
+    m_labellingFile = file;
     try {
         if (auto record = IndexCache(*m_store).byPath(file.toStdString())) {
             m_labelling->setCurrentImage(*record);
@@ -1100,10 +1084,11 @@ void MainWindow::openPaths(const QStringList& paths) {
     m_indexJob->start(paths);
 }
 
-void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index, bool fromStore) {
-    if (!fromStore && m_shownFromStore && sameInstances(*m_shownFromStore, *index)) {
+void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index, bool fromStore,
+                           bool unchanged) {
+    if (!fromStore && unchanged && m_showingStoreIndex) {
         // The folder is as the store kept it: the tree stays, the problems come in.
-        m_shownFromStore.reset();
+        m_showingStoreIndex = false;
         m_problemModel->setProblems(index->problems);
         showIdle(tr("%1 series; the folder is unchanged since it was last read; %2 problem(s)")
                      .arg(index->seriesCount())
@@ -1111,7 +1096,7 @@ void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index, bool fromSto
         Q_EMIT studiesIndexed();
         return;
     }
-    m_shownFromStore = fromStore ? index : nullptr;
+    m_showingStoreIndex = fromStore;
     m_treeModel->setIndex(index);
     if (m_patientRisk != nullptr) {
         m_patientRisk->setStudies(index);

@@ -147,7 +147,7 @@ private:
     /// Shows `fraction` (0..1) of the current work on the progress bar, a few times a second.
     void showProgress(double fraction);
     void showIdle(const QString& message);
-    void onIndexed(std::shared_ptr<const StudyIndex> index, bool fromStore);
+    void onIndexed(std::shared_ptr<const StudyIndex> index, bool fromStore, bool unchanged);
     void onActiveFrameChanged(ViewportFrame* frame);
     void updateStatus();
     void updateRecentMenu();
@@ -181,8 +181,8 @@ private:
     std::map<std::string, MeasurementListModel*> m_measurements; ///< by series UID
     QHash<ViewportFrame*, QString> m_pending; ///< request key each viewport waits for or shows
     QStringList m_lastPaths;
-    /// The index the store kept, shown while the folder is read again; null otherwise.
-    std::shared_ptr<const StudyIndex> m_shownFromStore;
+    /// The tree shows the index the store kept, while the folder is read again.
+    bool m_showingStoreIndex = false;
 
     QProgressBar* m_progress = nullptr;
     QTimer* m_progressTimer = nullptr; ///< coalesces progress reports into few repaints
@@ -208,6 +208,7 @@ private:
     QDockWidget* m_labelDock = nullptr;
     QAction* m_labellingAction = nullptr;
     QList<QAction*> m_labellingKeys; ///< enabled only in labelling mode
+    QString m_labellingFile;         ///< the image file the labelling session was last told of
     TrainingWindow* m_training = nullptr;
     ModelsWindow* m_models = nullptr;
     QString m_demoChestSeries; ///< to show when the demo model is ready; empty once shown

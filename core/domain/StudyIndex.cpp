@@ -62,6 +62,20 @@ std::vector<const SeriesEntry*> StudyIndex::allSeries() const {
     return out;
 }
 
+bool StudyIndex::sameInstancesAs(const StudyIndex& other) const {
+    const auto files = [](const StudyIndex& index) {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const SeriesEntry* series : index.allSeries()) {
+            for (const InstanceEntry& instance : series->instances) {
+                out.emplace_back(instance.sopInstanceUid, instance.path);
+            }
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    return instanceCount() == other.instanceCount() && files(*this) == files(other);
+}
+
 void StudyIndex::sortTree() {
     for (auto& patient : patients) {
         for (auto& study : patient.studies) {

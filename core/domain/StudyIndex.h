@@ -75,6 +75,8 @@ struct StudyIndex {
     const SeriesEntry* findSeries(const std::string& seriesInstanceUid) const;
     /// All series, in tree order.
     std::vector<const SeriesEntry*> allSeries() const;
+    /// True when `other` holds the same instances (SOP Instance UIDs) in the same files.
+    bool sameInstancesAs(const StudyIndex& other) const;
     /// Puts the tree in its order: patients by name and ID, studies by date, time and UID,
     /// series by number, date, time and UID, instances by number and path; problems by path.
     void sortTree();

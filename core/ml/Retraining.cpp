@@ -81,7 +81,7 @@ std::string exactNumber(double value) {
 ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::string>& extraData,
                                  const InputSpec& input, const std::vector<std::string>& classes,
                                  double validationFraction, TrainingSetReport& report,
-                                 ProgressSink* progress) {
+                                 ProgressSink* progress, bool validationOnly) {
     report = TrainingSetReport();
     NullProgress none;
     ProgressSink& sink = progress != nullptr ? *progress : none;
@@ -177,6 +177,9 @@ ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::strin
     std::size_t done = 0;
     for (const auto& [patient, items] : byPatient) {
         const bool validation = validationPatients.count(patient) != 0;
+        if (validationOnly && !validation) {
+            continue; // its images are not read
+        }
         bool any = false;
         for (const Labelled* item : items) {
             if (!sink.report(0.9 * double(done++) /
@@ -225,6 +228,9 @@ ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::strin
              {std::tuple{&extra.train, &data.train, &report.trainPerClass, &report.extraTrain},
               std::tuple{&extra.validation, &data.validation, &report.validationPerClass,
                          &report.extraValidation}}) {
+            if (validationOnly && to == &data.train) {
+                continue;
+            }
             const bool same = from->channels == to->channels && from->width == to->width &&
                               from->height == to->height;
             to->pixels.reserve(to->pixels.size() + from->count * to->imageBytes());
@@ -250,7 +256,7 @@ ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::strin
     data.classNames = names;
     data.task = names.size() == 2 ? "binary" : "multi-class";
     report.labelSetSha256 = Sha256::ofText(labelSet);
-    if (data.train.count == 0 || data.validation.count == 0) {
+    if ((data.train.count == 0 && !validationOnly) || data.validation.count == 0) {
         std::string left;
         for (std::size_t i = 0; i < report.problems.size() && i < 3; ++i) {
             left += (i ? "; " : "; left out: ") + report.problems[i];
@@ -560,7 +566,8 @@ ModelComparison compareVersions(StudyStore& store, MlEngine& engine, const Regis
         TrainingSetReport report;
         const ImageDataset data = assembleTrainingSet(
             store, extraData, card.input, card.classNames,
-            fraction == b.card.training.end() ? 0.2 : std::atof(fraction->second.c_str()), report);
+            fraction == b.card.training.end() ? 0.2 : std::atof(fraction->second.c_str()), report,
+            nullptr, true);
         if (data.classNames != card.classNames) {
             throw std::runtime_error("the labels name classes the models do not know");
         }

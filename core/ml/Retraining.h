@@ -52,11 +52,13 @@ struct TrainingSetReport {
 /// their training and validation splits as they are (their test split is never used). Classes
 /// are `classes` first (a fine-tuned model's), then any other in the order the store and the
 /// datasets name them. Labelled items that cannot be read are reported and left out; the rest
-/// go on. Throws std::runtime_error when nothing can be trained on.
+/// go on. With `validationOnly`, only the validation part is read (the training split stays
+/// empty): what a comparison of models needs. Throws std::runtime_error when nothing can be
+/// trained (or, with `validationOnly`, measured) on.
 ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::string>& extraData,
                                  const InputSpec& input, const std::vector<std::string>& classes,
                                  double validationFraction, TrainingSetReport& report,
-                                 ProgressSink* progress = nullptr);
+                                 ProgressSink* progress = nullptr, bool validationOnly = false);
 
 /// One retraining, as `radiolens-cli retrain` and the GUI's training window start it.
 struct RetrainRequest {

@@ -138,12 +138,13 @@ void IndexJob::start(const QStringList& paths) {
     const std::string storePath = m_storePath.toStdString();
     launch([this, list, storePath](const std::atomic<bool>& cancelled, const Post& post) {
         std::unique_ptr<StudyStore> store;
+        std::shared_ptr<const StudyIndex> kept;
         if (!storePath.empty()) {
             try {
                 store = std::make_unique<StudyStore>(storePath);
-                if (auto kept = IndexCache(*store).load(list)) {
-                    auto index = std::make_shared<const StudyIndex>(std::move(*kept));
-                    post([this, index] { Q_EMIT indexed(index, true); });
+                if (auto found = IndexCache(*store).load(list)) {
+                    kept = std::make_shared<const StudyIndex>(std::move(*found));
+                    post([this, kept] { Q_EMIT indexed(kept, true, false); });
                 }
             } catch (const std::exception&) {
                 store.reset(); // the store is reported where it is opened; indexing goes on
@@ -155,8 +156,9 @@ void IndexJob::start(const QStringList& paths) {
         if (cancelled.load()) {
             return;
         }
-        post([this, index] { Q_EMIT indexed(index, false); });
-        if (store && !index->cancelled) {
+        const bool unchanged = kept && index->sameInstancesAs(*kept);
+        post([this, index, unchanged] { Q_EMIT indexed(index, false, unchanged); });
+        if (store && !index->cancelled && !unchanged) {
             try {
                 IndexCache(*store).save(list, *index);
             } catch (const std::exception&) {

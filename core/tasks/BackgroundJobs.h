@@ -47,7 +47,8 @@ private:
 
 /// Indexes files and folders in the background. With a store, the index the store kept of the
 /// same paths is announced first (reopening a folder shows its studies at once), then the
-/// folder is read again and the fresh index announced and kept in the store.
+/// folder is read again and the fresh index announced and kept in the store (unless nothing
+/// changed).
 class IndexJob : public BackgroundJob {
     Q_OBJECT
 public:
@@ -61,8 +62,11 @@ Q_SIGNALS:
     /// Fraction of headers read, in [0, 1].
     void progressed(double fraction);
     /// The index (with `cancelled` set if it was cancelled). `fromStore`: what the store kept
-    /// of these paths, before the fresh one (which follows).
-    void indexed(std::shared_ptr<const radiolens::StudyIndex> index, bool fromStore);
+    /// of these paths, before the fresh one (which follows). `unchanged` (a fresh index): the
+    /// same instances in the same files as the kept one announced before (compared here, off
+    /// the GUI thread; the store is not written again then).
+    void indexed(std::shared_ptr<const radiolens::StudyIndex> index, bool fromStore,
+                 bool unchanged);
 
 private:
     QString m_storePath;
