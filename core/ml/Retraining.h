@@ -46,9 +46,9 @@ struct TrainingSetReport {
 /// the labelled series or study, unless it has an image label of its own); the images are
 /// read from their DICOM files and prepared as `input` says (windowed as the card says,
 /// MONOCHROME1 inverted, resized to input.size). Patients (PatientID; the study UID when it is
-/// empty) go whole to training or validation: within each class, a stable hash orders the
-/// patients and `validationFraction` of them validate, at least one per class when a class has
-/// two or more patients. External datasets (`extraData`: MedMNIST .npz or picture CSVs) add
+/// empty) go whole to training or validation: a fixed hash of the patient's id decides
+/// (stayInPart), so about `validationFraction` of them validate and a patient never changes
+/// side as labels are added; a class with two or more patients keeps one on each side. External datasets (`extraData`: MedMNIST .npz or picture CSVs) add
 /// their training and validation splits as they are (their test split is never used). Classes
 /// are `classes` first (a fine-tuned model's), then any other in the order the store and the
 /// datasets name them. Labelled items that cannot be read are reported and left out; the rest
