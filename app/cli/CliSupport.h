@@ -91,4 +91,9 @@ int runModels(const std::vector<std::string>& argv);
 int runRetrain(const std::vector<std::string>& argv);
 extern const char* const kLabelCommandsHelp;
 
+/// DICOM networking (PacsCommands.cpp): pacs echo|find|get|move|store, listen.
+int runPacs(const std::vector<std::string>& argv);
+int runListen(const std::vector<std::string>& argv);
+extern const char* const kPacsCommandsHelp;
+
 } // namespace radiolens::cli

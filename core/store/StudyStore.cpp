@@ -212,6 +212,23 @@ CREATE TABLE indexed_root (
 PRAGMA user_version = 2;
 )sql";
 
+/// Version 3: studies retrieved from a remote node, and whether all their instances arrived. A
+/// retrieval that is cut off stays 'incomplete' (or 'retrieving' when the process died) until a
+/// retry completes it.
+constexpr const char* kSchemaVersion3 = R"sql(
+CREATE TABLE retrieval (
+    study_uid TEXT PRIMARY KEY,
+    node TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('retrieving', 'complete', 'incomplete', 'cancelled')),
+    expected INTEGER NOT NULL,
+    present INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+PRAGMA user_version = 3;
+)sql";
+
 /// One step of the schema: the script brings a database at version `version - 1` to `version`
 /// and ends by setting PRAGMA user_version to `version`. To change the schema, append a step
 /// (e.g. {2, "ALTER TABLE ...; PRAGMA user_version = 2;"}) and raise currentSchemaVersion;
@@ -224,6 +241,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {1, kSchemaVersion1},
     {2, kSchemaVersion2},
+    {3, kSchemaVersion3},
 };
 
 static_assert(kMigrations[std::size(kMigrations) - 1].version == StudyStore::currentSchemaVersion,

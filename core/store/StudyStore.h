@@ -34,7 +34,7 @@ public:
     /// Recent studies kept; older ones are dropped by addRecent().
     static constexpr std::size_t maxRecentStudies = 50;
     /// Schema version (PRAGMA user_version) this build creates and understands.
-    static constexpr int currentSchemaVersion = 2;
+    static constexpr int currentSchemaVersion = 3;
 
     /// Opens the database at `databasePath`, creating the file and its parent folders when
     /// missing, and creates or migrates the schema. Throws std::runtime_error when the path is

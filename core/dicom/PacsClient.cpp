@@ -1,0 +1,622 @@
+#include "core/dicom/PacsClient.h"
+
+#include "core/dicom/DcmtkBridge.h"
+#include "core/dicom/NetworkSupport.h"
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmnet/diutil.h>
+#include <dcmtk/dcmnet/scu.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace radiolens {
+
+namespace fs = std::filesystem;
+
+const char* toString(QueryLevel level) {
+    switch (level) {
+    case QueryLevel::Patient:
+        return "patient";
+    case QueryLevel::Study:
+        return "study";
+    case QueryLevel::Series:
+        return "series";
+    case QueryLevel::Image:
+        return "image";
+    }
+    return "study";
+}
+
+QueryLevel parseQueryLevel(const std::string& text) {
+    for (QueryLevel level :
+         {QueryLevel::Patient, QueryLevel::Study, QueryLevel::Series, QueryLevel::Image}) {
+        if (text == toString(level)) {
+            return level;
+        }
+    }
+    throw std::invalid_argument("unknown query level '" + text +
+                                "' (patient, study, series or image)");
+}
+
+std::string retrievedInstancePath(const std::string& folder, const std::string& studyUid,
+                                  const std::string& sopInstanceUid) {
+    return (fs::path(folder) / studyUid / (sopInstanceUid + ".dcm")).string();
+}
+
+namespace {
+
+const char* kLevelKeyword[] = {"PATIENT", "STUDY", "SERIES", "IMAGE"};
+
+std::string text(DcmItem& item, const DcmTagKey& key) {
+    OFString value;
+    item.findAndGetOFStringArray(key, value);
+    return value.c_str();
+}
+
+int number(DcmItem& item, const DcmTagKey& key) {
+    OFString value;
+    if (item.findAndGetOFString(key, value).bad() || value.empty()) {
+        return -1;
+    }
+    return std::atoi(value.c_str());
+}
+
+/// A DcmSCU configured for one remote, with the failures it meets turned into NetworkErrors.
+class Scu : public DcmSCU {
+public:
+    Scu(const DicomNode& remote, const std::string& ownAeTitle, const NetworkTimeouts& timeouts)
+        : m_remote(remote) {
+        initialiseDcmtk();
+        setAETitle(ownAeTitle.c_str());
+        setPeerAETitle(remote.aeTitle.c_str());
+        setPeerHostName(remote.host.c_str());
+        setPeerPort(Uint16(remote.port));
+        setMaxReceivePDULength(ASC_DEFAULTMAXPDU);
+        setDIMSEBlockingMode(DIMSE_NONBLOCKING);
+        setDIMSETimeout(Uint32(timeouts.responseSeconds));
+        setACSETimeout(Uint32(timeouts.connectSeconds));
+        setConnectionTimeout(Sint32(timeouts.connectSeconds));
+        m_responseSeconds = timeouts.responseSeconds;
+    }
+    ~Scu() override {
+        if (isConnected()) {
+            abortAssociation();
+        }
+    }
+
+    std::string who() const { return m_remote.address(); }
+
+    /// Opens the association; throws a NetworkError that says what the remote refused.
+    void connect(const std::string& what) {
+        OFCondition cond = initNetwork();
+        if (cond.good()) {
+            cond = negotiateAssociation();
+        }
+        if (cond.bad()) {
+            throw NetworkError(who() + ": " + what + ": " + describeConnectFailure(cond));
+        }
+    }
+
+    /// The accepted presentation context for `abstractSyntax`, or a NetworkError.
+    T_ASC_PresentationContextID context(const char* abstractSyntax, const std::string& what) {
+        const T_ASC_PresentationContextID id = findAnyPresentationContextID(abstractSyntax, "");
+        if (id == 0) {
+            throw NetworkError(who() + ": the remote does not accept " + what + " (" +
+                               dcmFindNameOfUID(abstractSyntax, abstractSyntax) + ")");
+        }
+        return id;
+    }
+
+    /// Why a message exchange failed, in words: the remote vanished, or stopped answering.
+    std::string describe(const OFCondition& cond) const {
+        if (cond == DIMSE_NODATAAVAILABLE) {
+            return "the remote stopped answering (no message in " +
+                   std::to_string(m_responseSeconds) + " s)";
+        }
+        if (cond == DUL_PEERABORTEDASSOCIATION || cond == DUL_PEERREQUESTEDRELEASE ||
+            cond == DUL_NETWORKCLOSED || cond == DUL_READTIMEOUT) {
+            return "the connection was lost (" + std::string(cond.text()) + ")";
+        }
+        return cond.text();
+    }
+
+    void release() {
+        if (isConnected()) {
+            releaseAssociation();
+        }
+    }
+
+private:
+    std::string describeConnectFailure(const OFCondition& cond) const {
+        std::string reason = cond.text();
+        if (cond == DUL_ASSOCIATIONREJECTED || reason.find("Rejected") != std::string::npos) {
+            return "the remote refused the association (is our AE title known to it, and its "
+                   "AE title '" +
+                   m_remote.aeTitle + "' right?): " + reason;
+        }
+        return "cannot connect: " + reason;
+    }
+
+    DicomNode m_remote;
+    int m_responseSeconds = 30;
+};
+
+/// The retrieving SCU: files arrive straight on disk (bit-preserving), are moved to their
+/// place, counted and reported; a cancel request sends C-CANCEL.
+class RetrieveScu final : public Scu {
+public:
+    RetrieveScu(const DicomNode& remote, const std::string& ownAeTitle,
+                const NetworkTimeouts& timeouts)
+        : Scu(remote, ownAeTitle, timeouts) {}
+
+    std::string studyFolder;
+    std::string stagingFolder;
+    int expected = 0;
+    int done = 0; ///< already present plus received
+    int received = 0;
+    bool cancelled = false;
+    ProgressSink* progress = nullptr;
+    InstanceStored stored;
+    T_ASC_PresentationContextID requestContext = 0;
+    int lastCompleted = 0;
+    int failedSubOperations = 0;
+    Uint16 finalStatus = 0;
+
+    bool keepGoing() {
+        if (progress && !cancelled && expected > 0 &&
+            !progress->report(std::min(1.0, double(done) / double(expected)))) {
+            cancelled = true;
+            sendCANCELRequest(requestContext);
+        }
+        return !cancelled;
+    }
+
+protected:
+    void notifyInstanceStored(const OFString& filename, const OFString&,
+                              const OFString& sopInstanceUid) const override {
+        // DcmSCU declares this const; the counting state is the retrieval's own.
+        auto* self = const_cast<RetrieveScu*>(this);
+        const std::string target =
+            (fs::path(studyFolder) / (std::string(sopInstanceUid.c_str()) + ".dcm")).string();
+        std::error_code error;
+        fs::rename(filename.c_str(), target, error);
+        if (error) {
+            return; // left in the staging folder; the next retrieval asks for it again
+        }
+        ++self->received;
+        ++self->done;
+        if (self->stored) {
+            self->stored(target);
+        }
+        self->keepGoing();
+    }
+
+    OFCondition handleCGETResponse(const T_ASC_PresentationContextID presId,
+                                   RetrieveResponse* response, OFBool& continueSession) override {
+        noteResponse(response);
+        return DcmSCU::handleCGETResponse(presId, response, continueSession);
+    }
+
+    OFCondition handleMOVEResponse(const T_ASC_PresentationContextID presId,
+                                   RetrieveResponse* response, OFBool& waitForNext) override {
+        noteResponse(response);
+        // Files of a C-MOVE reach the listener, not this association: count them on disk.
+        if (response->m_status == STATUS_Pending) {
+            done = std::max(done, countPresent());
+            keepGoing();
+        }
+        return DcmSCU::handleMOVEResponse(presId, response, waitForNext);
+    }
+
+public:
+    std::set<std::string> wanted;
+
+    int countPresent() const {
+        int n = 0;
+        for (const std::string& uid : wanted) {
+            n += fs::exists(fs::path(studyFolder) / (uid + ".dcm")) ? 1 : 0;
+        }
+        return n;
+    }
+
+private:
+    void noteResponse(const RetrieveResponse* response) {
+        if (response->m_status != STATUS_Pending) {
+            finalStatus = response->m_status;
+            failedSubOperations = response->m_numberOfFailedSubops;
+        }
+        lastCompleted = response->m_numberOfCompletedSubops;
+    }
+};
+
+void addContexts(DcmSCU& scu, const std::vector<ContextProposal>& proposals,
+                 T_ASC_SC_ROLE role = ASC_SC_ROLE_DEFAULT) {
+    for (const ContextProposal& p : proposals) {
+        OFList<OFString> syntaxes;
+        for (const std::string& s : p.transferSyntaxes) {
+            syntaxes.push_back(s.c_str());
+        }
+        scu.addPresentationContext(p.abstractSyntax.c_str(), syntaxes, role);
+    }
+}
+
+void addQueryContexts(DcmSCU& scu, const char* abstractSyntax) {
+    OFList<OFString> syntaxes;
+    syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
+    syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
+    scu.addPresentationContext(abstractSyntax, syntaxes);
+}
+
+void setKey(DcmDataset& keys, const DcmTagKey& key, const std::string& value = {}) {
+    keys.putAndInsertString(key, value.c_str());
+}
+
+DcmDataset queryKeys(QueryLevel level, const QueryFilter& filter) {
+    DcmDataset keys;
+    setKey(keys, DCM_QueryRetrieveLevel, kLevelKeyword[int(level)]);
+    setKey(keys, DCM_SpecificCharacterSet);
+    setKey(keys, DCM_PatientName, filter.patientName);
+    setKey(keys, DCM_PatientID, filter.patientId);
+    if (level == QueryLevel::Patient) {
+        setKey(keys, DCM_PatientBirthDate);
+        setKey(keys, DCM_PatientSex);
+        setKey(keys, DCM_NumberOfPatientRelatedStudies);
+        return keys;
+    }
+    setKey(keys, DCM_PatientBirthDate);
+    setKey(keys, DCM_PatientSex);
+    setKey(keys, DCM_StudyInstanceUID, filter.studyInstanceUid);
+    std::string range;
+    if (!filter.dateFrom.empty() || !filter.dateTo.empty()) {
+        range = filter.dateFrom == filter.dateTo ? filter.dateFrom
+                                                 : filter.dateFrom + "-" + filter.dateTo;
+    }
+    setKey(keys, DCM_StudyDate, range);
+    setKey(keys, DCM_StudyTime);
+    setKey(keys, DCM_StudyDescription);
+    setKey(keys, DCM_AccessionNumber, filter.accessionNumber);
+    if (level == QueryLevel::Study) {
+        setKey(keys, DCM_ModalitiesInStudy, filter.modality);
+        setKey(keys, DCM_NumberOfStudyRelatedInstances);
+        return keys;
+    }
+    setKey(keys, DCM_SeriesInstanceUID, filter.seriesInstanceUid);
+    if (level == QueryLevel::Series) {
+        setKey(keys, DCM_Modality, filter.modality);
+        setKey(keys, DCM_SeriesNumber);
+        setKey(keys, DCM_SeriesDescription);
+        setKey(keys, DCM_NumberOfSeriesRelatedInstances);
+        return keys;
+    }
+    setKey(keys, DCM_SOPInstanceUID);
+    setKey(keys, DCM_SOPClassUID);
+    setKey(keys, DCM_InstanceNumber);
+    return keys;
+}
+
+QueryMatch matchOf(QueryLevel level, DcmDataset& found) {
+    QueryMatch m;
+    m.level = level;
+    m.patientId = text(found, DCM_PatientID);
+    m.patientName = text(found, DCM_PatientName);
+    m.patientBirthDate = text(found, DCM_PatientBirthDate);
+    m.patientSex = text(found, DCM_PatientSex);
+    m.patientStudies = number(found, DCM_NumberOfPatientRelatedStudies);
+    m.studyInstanceUid = text(found, DCM_StudyInstanceUID);
+    m.studyDate = text(found, DCM_StudyDate);
+    m.studyTime = text(found, DCM_StudyTime);
+    m.studyDescription = text(found, DCM_StudyDescription);
+    m.accessionNumber = text(found, DCM_AccessionNumber);
+    m.modalitiesInStudy = text(found, DCM_ModalitiesInStudy);
+    m.studyInstances = number(found, DCM_NumberOfStudyRelatedInstances);
+    m.seriesInstanceUid = text(found, DCM_SeriesInstanceUID);
+    m.seriesNumber = text(found, DCM_SeriesNumber);
+    m.seriesDescription = text(found, DCM_SeriesDescription);
+    m.modality = text(found, DCM_Modality);
+    m.seriesInstances = number(found, DCM_NumberOfSeriesRelatedInstances);
+    m.sopInstanceUid = text(found, DCM_SOPInstanceUID);
+    m.sopClassUid = text(found, DCM_SOPClassUID);
+    m.instanceNumber = text(found, DCM_InstanceNumber);
+    return m;
+}
+
+std::string statusText(Uint16 status) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%04x", unsigned(status));
+    return hex;
+}
+
+} // namespace
+
+PacsClient::PacsClient(DicomNode remote, std::string ownAeTitle, NetworkTimeouts timeouts)
+    : m_remote(std::move(remote))
+    , m_ownAeTitle(std::move(ownAeTitle))
+    , m_timeouts(timeouts) {
+    checkAeTitle(m_ownAeTitle);
+    checkAeTitle(m_remote.aeTitle);
+}
+
+PacsClient::~PacsClient() = default;
+
+double PacsClient::echo() {
+    Scu scu(m_remote, m_ownAeTitle, m_timeouts);
+    addQueryContexts(scu, UID_VerificationSOPClass);
+    const auto start = std::chrono::steady_clock::now();
+    scu.connect("C-ECHO");
+    const OFCondition cond = scu.sendECHORequest(scu.context(UID_VerificationSOPClass, "C-ECHO"));
+    if (cond.bad()) {
+        throw NetworkError(scu.who() + ": C-ECHO failed: " + scu.describe(cond));
+    }
+    scu.release();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::vector<QueryMatch> PacsClient::find(QueryLevel level, const QueryFilter& filter) {
+    if ((level == QueryLevel::Series || level == QueryLevel::Image) &&
+        filter.studyInstanceUid.empty()) {
+        throw std::invalid_argument(std::string("a ") + toString(level) +
+                                    "-level query needs the Study Instance UID");
+    }
+    const char* model = level == QueryLevel::Patient
+                            ? UID_FINDPatientRootQueryRetrieveInformationModel
+                            : UID_FINDStudyRootQueryRetrieveInformationModel;
+    Scu scu(m_remote, m_ownAeTitle, m_timeouts);
+    addQueryContexts(scu, model);
+    scu.connect("C-FIND");
+    DcmDataset keys = queryKeys(level, filter);
+    OFList<QRResponse*> responses;
+    const OFCondition cond = scu.sendFINDRequest(scu.context(model, "C-FIND"), &keys, &responses);
+    std::vector<QueryMatch> matches;
+    Uint16 finalStatus = 0;
+    for (QRResponse* response : responses) {
+        if (response->m_dataset &&
+            (response->m_status == STATUS_Pending ||
+             response->m_status == STATUS_FIND_Pending_WarningUnsupportedOptionalKeys)) {
+            matches.push_back(matchOf(level, *response->m_dataset));
+        } else if (response->m_status != STATUS_Pending) {
+            finalStatus = response->m_status;
+        }
+        delete response;
+    }
+    if (cond.bad()) {
+        throw NetworkError(scu.who() + ": C-FIND failed: " + scu.describe(cond));
+    }
+    if (finalStatus != STATUS_Success) {
+        throw NetworkError(scu.who() + ": C-FIND failed with status " + statusText(finalStatus) +
+                           " (" + DU_cfindStatusString(finalStatus) + ")");
+    }
+    scu.release();
+    return matches;
+}
+
+RetrieveOutcome PacsClient::get(const std::string& studyUid, const std::string& seriesUid,
+                                const std::string& folder, ProgressSink* progress,
+                                const InstanceStored& stored) {
+    return retrieve(false, studyUid, seriesUid, folder, {}, progress, stored);
+}
+
+RetrieveOutcome PacsClient::move(const std::string& studyUid, const std::string& seriesUid,
+                                 const std::string& folder, const std::string& destinationAeTitle,
+                                 ProgressSink* progress) {
+    checkAeTitle(destinationAeTitle);
+    return retrieve(true, studyUid, seriesUid, folder, destinationAeTitle, progress, {});
+}
+
+RetrieveOutcome PacsClient::retrieve(bool useMove, const std::string& studyUid,
+                                     const std::string& seriesUid, const std::string& folder,
+                                     const std::string& destinationAeTitle, ProgressSink* progress,
+                                     const InstanceStored& stored) {
+    if (studyUid.empty()) {
+        throw std::invalid_argument("a retrieval needs the Study Instance UID");
+    }
+    const char* method = useMove ? "C-MOVE" : "C-GET";
+    // What the remote has: every instance of the study (or series), with its SOP class.
+    QueryFilter filter;
+    filter.studyInstanceUid = studyUid;
+    filter.seriesInstanceUid = seriesUid;
+    const std::vector<QueryMatch> instances = find(QueryLevel::Image, filter);
+    if (instances.empty()) {
+        throw NetworkError(m_remote.address() + ": the remote has no instances of study " +
+                           studyUid + (seriesUid.empty() ? "" : " series " + seriesUid));
+    }
+    const std::string studyFolder = (fs::path(folder) / studyUid).string();
+    const std::string staging = (fs::path(studyFolder) / ".receiving").string();
+    fs::create_directories(staging);
+    // A retrieval killed earlier may have left partial files here; they are fetched again.
+    for (const auto& entry : fs::directory_iterator(staging)) {
+        std::error_code ignored;
+        fs::remove(entry.path(), ignored);
+    }
+
+    RetrieveScu scu(m_remote, m_ownAeTitle, m_timeouts);
+    scu.studyFolder = studyFolder;
+    scu.stagingFolder = staging;
+    scu.progress = progress;
+    scu.stored = stored;
+    std::map<std::string, std::vector<std::string>> missingBySeries;
+    std::set<std::string> sopClasses;
+    for (const QueryMatch& m : instances) {
+        scu.wanted.insert(m.sopInstanceUid);
+        if (!fs::exists(retrievedInstancePath(folder, studyUid, m.sopInstanceUid))) {
+            missingBySeries[m.seriesInstanceUid].push_back(m.sopInstanceUid);
+            sopClasses.insert(m.sopClassUid);
+        }
+    }
+    RetrieveOutcome outcome;
+    outcome.expected = int(scu.wanted.size());
+    outcome.alreadyPresent = scu.countPresent();
+    scu.expected = outcome.expected;
+    scu.done = outcome.alreadyPresent;
+    if (missingBySeries.empty()) {
+        if (progress) {
+            progress->report(1.0);
+        }
+        return outcome;
+    }
+
+    const char* model = useMove ? UID_MOVEStudyRootQueryRetrieveInformationModel
+                                : UID_GETStudyRootQueryRetrieveInformationModel;
+    addQueryContexts(scu, model);
+    if (!useMove) {
+        // 128 contexts at most in an association; one is the retrieve model's.
+        addContexts(scu, receivingContexts(sopClasses, 127), ASC_SC_ROLE_SCP);
+        scu.setStorageMode(DCMSCU_STORAGE_BIT_PRESERVING);
+        scu.setStorageDir(staging.c_str());
+    }
+    scu.connect(method);
+    scu.requestContext = scu.context(model, method);
+
+    // One request for the whole study (or series) when nothing is here yet; otherwise one per
+    // series listing the missing instances.
+    std::vector<DcmDataset> requests;
+    const bool nothingHere = outcome.alreadyPresent == 0;
+    if (nothingHere) {
+        DcmDataset keys;
+        setKey(keys, DCM_QueryRetrieveLevel, seriesUid.empty() ? "STUDY" : "SERIES");
+        setKey(keys, DCM_StudyInstanceUID, studyUid);
+        if (!seriesUid.empty()) {
+            setKey(keys, DCM_SeriesInstanceUID, seriesUid);
+        }
+        requests.push_back(keys);
+    } else {
+        for (const auto& [series, uids] : missingBySeries) {
+            // UID lists are split so that one request stays well under the 64 KiB an element
+            // of a request may reasonably hold.
+            for (std::size_t start = 0; start < uids.size(); start += 500) {
+                std::string list;
+                for (std::size_t i = start; i < std::min(uids.size(), start + 500); ++i) {
+                    list += (list.empty() ? "" : "\\") + uids[i];
+                }
+                DcmDataset keys;
+                setKey(keys, DCM_QueryRetrieveLevel, "IMAGE");
+                setKey(keys, DCM_StudyInstanceUID, studyUid);
+                setKey(keys, DCM_SeriesInstanceUID, series);
+                setKey(keys, DCM_SOPInstanceUID, list);
+                requests.push_back(keys);
+            }
+        }
+    }
+    for (DcmDataset& keys : requests) {
+        OFList<RetrieveResponse*> responses;
+        const OFCondition cond =
+            useMove ? scu.sendMOVERequest(scu.requestContext, destinationAeTitle.c_str(), &keys,
+                                          &responses)
+                    : scu.sendCGETRequest(scu.requestContext, &keys, &responses);
+        for (RetrieveResponse* response : responses) {
+            delete response;
+        }
+        outcome.received = useMove ? scu.countPresent() - outcome.alreadyPresent : scu.received;
+        outcome.failed += scu.failedSubOperations;
+        if (cond.bad()) {
+            throw RetrieveError(
+                scu.who() + ": " + method + " of study " + studyUid + " stopped after " +
+                    std::to_string(outcome.alreadyPresent + outcome.received) + " of " +
+                    std::to_string(outcome.expected) + " instances: " + scu.describe(cond),
+                outcome);
+        }
+        if (scu.cancelled) {
+            outcome.cancelled = true;
+            break;
+        }
+        if (scu.finalStatus != STATUS_Success &&
+            scu.finalStatus != STATUS_GET_Warning_SubOperationsCompleteOneOrMoreFailures) {
+            throw RetrieveError(scu.who() + ": " + method + " of study " + studyUid +
+                                    " failed with status " + statusText(scu.finalStatus) +
+                                    " after " +
+                                    std::to_string(outcome.alreadyPresent + outcome.received) +
+                                    " of " + std::to_string(outcome.expected) + " instances" +
+                                    (useMove ? " (does the remote know the move destination '" +
+                                                   destinationAeTitle + "'?)"
+                                             : ""),
+                                outcome);
+        }
+    }
+    scu.release();
+    std::error_code ignored;
+    fs::remove(staging, ignored);
+    if (progress && !outcome.cancelled) {
+        progress->report(1.0);
+    }
+    return outcome;
+}
+
+int PacsClient::store(const std::vector<std::string>& files, std::vector<std::string>* failures,
+                      ProgressSink* progress) {
+    initialiseDcmtk();
+    // The SOP class and transfer syntax of each file decide the presentation contexts.
+    struct Item {
+        std::string path;
+        std::string sopClass;
+        std::string syntax;
+    };
+    std::vector<Item> items;
+    std::map<std::string, std::set<std::string>> syntaxesByClass;
+    auto fail = [&](const std::string& file, const std::string& reason) {
+        if (failures) {
+            failures->push_back(file + ": " + reason);
+        }
+    };
+    for (const std::string& file : files) {
+        DcmFileFormat format;
+        const OFCondition cond = format.loadFile(file.c_str(), EXS_Unknown, EGL_noChange,
+                                                 DCM_MaxReadLength, ERM_metaOnly);
+        std::string sopClass = text(*format.getMetaInfo(), DCM_MediaStorageSOPClassUID);
+        std::string syntax = text(*format.getMetaInfo(), DCM_TransferSyntaxUID);
+        if (cond.bad() || sopClass.empty() || syntax.empty()) {
+            fail(file, cond.bad() ? std::string("not a DICOM file (") + cond.text() + ")"
+                                  : "no SOP class or transfer syntax in its file meta header");
+            continue;
+        }
+        syntaxesByClass[sopClass].insert(syntax);
+        items.push_back({file, sopClass, syntax});
+    }
+    if (items.empty()) {
+        return 0;
+    }
+    Scu scu(m_remote, m_ownAeTitle, m_timeouts);
+    const std::vector<ContextProposal> contexts = sendingContexts(syntaxesByClass);
+    if (contexts.size() > 128) {
+        throw NetworkError(m_remote.address() + ": C-STORE: the files use " +
+                           std::to_string(contexts.size()) +
+                           " kinds of object and encoding, more than one association can "
+                           "carry (128); send them in smaller groups");
+    }
+    addContexts(scu, contexts);
+    scu.setDatasetConversionMode(OFTrue);
+    scu.connect("C-STORE");
+    int stored = 0;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const Item& item = items[i];
+        Uint16 status = 0;
+        const OFCondition cond = scu.sendSTORERequest(0, item.path.c_str(), nullptr, status);
+        if (cond.bad()) {
+            if (!scu.isConnected() || cond == DIMSE_NODATAAVAILABLE ||
+                cond == DUL_PEERABORTEDASSOCIATION || cond == DUL_NETWORKCLOSED) {
+                throw NetworkError(scu.who() + ": C-STORE stopped after " + std::to_string(stored) +
+                                   " of " + std::to_string(items.size()) + " files at " +
+                                   item.path + ": " + scu.describe(cond));
+            }
+            fail(item.path, std::string("not sent: ") + cond.text());
+        } else if (status == STATUS_Success || (status & 0xf000) == 0xb000) {
+            ++stored;
+        } else {
+            fail(item.path, "the remote refused it with status " + statusText(status) + " (" +
+                                DU_cstoreStatusString(status) + ")");
+        }
+        if (progress && !progress->report(double(i + 1) / double(items.size()))) {
+            break;
+        }
+    }
+    scu.release();
+    return stored;
+}
+
+} // namespace radiolens

@@ -1,0 +1,45 @@
+#pragma once
+// A real Orthanc DICOM server (Debian package `orthanc`) for networking tests: started on
+// loopback with a temporary configuration and storage, stopped (killed) when the object goes.
+
+#include <string>
+#include <sys/types.h>
+
+namespace radiolens::test {
+
+class OrthancServer {
+public:
+    /// Where Orthanc is; empty when it is not installed.
+    static std::string executable();
+
+    /// Writes the configuration under `folder` (storage and index there too) and starts
+    /// Orthanc as ORTHANC on free loopback ports. It knows one modality, `moveAeTitle` at
+    /// 127.0.0.1:`movePort` (the destination of C-MOVE and of pushes). Throws
+    /// std::runtime_error with Orthanc's log when it does not answer within 20 s.
+    OrthancServer(const std::string& folder, const std::string& moveAeTitle, int movePort);
+    ~OrthancServer();
+
+    /// Starts it again on the same ports and storage (after kill()).
+    void start();
+    /// SIGKILL: what a crash or a pulled cable looks like to its peers.
+    void kill();
+    /// SIGSTOP / SIGCONT: a server that stops answering without closing its connections.
+    void pause();
+    void resume();
+
+    int dicomPort() const { return m_dicomPort; }
+    int httpPort() const { return m_httpPort; }
+    pid_t pid() const { return m_pid; }
+    std::string address() const; ///< ORTHANC@127.0.0.1:port
+
+    /// A free TCP port on loopback (bound and released, so there is a small race).
+    static int freePort();
+
+private:
+    std::string m_folder;
+    int m_dicomPort = 0;
+    int m_httpPort = 0;
+    pid_t m_pid = -1;
+};
+
+} // namespace radiolens::test
