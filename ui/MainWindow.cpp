@@ -6,6 +6,9 @@
 #include "ui/AiPanel.h"
 #include "ui/LabelPanel.h"
 #include "ui/ModelsWindow.h"
+#include "ui/NetworkSettingsDialog.h"
+#include "ui/QueryRetrieveWindow.h"
+#include "core/tasks/PacsService.h"
 #include "ui/TrainingWindow.h"
 #include "ui/PatientRiskWindow.h"
 #include "core/domain/Paths.h"
@@ -26,6 +29,7 @@
 #include "ui/ViewportFrame.h"
 
 #include <QAction>
+#include <QInputDialog>
 #include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
@@ -247,6 +251,66 @@ MainWindow::MainWindow(QWidget* parent, const QString& databasePath)
                 Q_EMIT thumbnailShown(uid);
             });
     connectService();
+
+    // DICOM networking: what arrives (retrieved or pushed) is shown in the browser.
+    m_pacs =
+        new PacsService({}, m_store ? QString::fromStdString(m_store->path()) : QString(), this);
+    m_incomingTimer = new QTimer(this);
+    m_incomingTimer->setSingleShot(true);
+    m_incomingTimer->setInterval(800);
+    connect(m_incomingTimer, &QTimer::timeout, this, &MainWindow::refreshIncoming);
+    connect(m_pacs, &PacsService::instanceArrived, this, [this] {
+        if (!m_incomingTimer->isActive()) {
+            m_incomingTimer->start();
+        }
+    });
+    connect(m_pacs, &PacsService::instanceReceived, this,
+            [this](const QString&, const QString&, const QString& caller) {
+                showIdle(tr("Receiving a study from %1...").arg(caller));
+                if (!m_incomingTimer->isActive()) {
+                    m_incomingTimer->start();
+                }
+            });
+    connect(m_pacs, &PacsService::retrievalFinished, this, [this](const Retrieval& r) {
+        showRetrievalNotes();
+        refreshIncoming();
+        if (r.state != Retrieval::State::Complete) {
+            m_problemModel->addProblems(
+                {{r.folder + "/" + r.studyInstanceUid,
+                  "retrieval " + std::string(toString(r.state)) + ": " + std::to_string(r.present) +
+                      " of " + std::to_string(r.expected) + " images. " + r.error}});
+        }
+    });
+    connect(
+        m_pacs, &PacsService::sent, this,
+        [this](const QString& node, int stored, const QStringList& failures, const QString& error) {
+            if (!error.isEmpty()) {
+                showIdle(tr("Sending failed: %1").arg(error));
+            } else {
+                showIdle(tr("Sent %1 file(s) to %2%3")
+                             .arg(stored)
+                             .arg(node)
+                             .arg(failures.isEmpty() ? QString()
+                                                     : tr("; %1 refused").arg(failures.size())));
+            }
+            std::vector<Problem> problems;
+            for (const QString& f : failures) {
+                problems.push_back({node.toStdString(), f.toStdString()});
+            }
+            m_problemModel->addProblems(problems);
+        });
+    connect(m_pacs, &PacsService::listenerChanged, this,
+            [this](bool running, const QString& message) {
+                if (!running && !message.isEmpty() && m_pacs->settings().listenerEnabled) {
+                    m_problemModel->addProblems(
+                        {{m_pacs->settingsPath().toStdString(), message.toStdString()}});
+                }
+            });
+    if (m_pacs->settings().listenerEnabled) {
+        m_pacs->startListener();
+    }
+    showRetrievalNotes();
+
     connect(m_cancel, &QPushButton::clicked, this, [this] {
         m_indexJob->cancel();
         m_series->cancelAll();
@@ -561,6 +625,36 @@ void MainWindow::createMenus() {
             [this] { exportViewport(); });
     command(file, tr("Export &Series as NIfTI / NRRD..."),
             QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), [this] { exportSeries(); });
+    file->addSeparator();
+    command(file, tr("&Query / Retrieve (PACS)..."), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Q),
+            [this] {
+                QueryRetrieveWindow* window = queryRetrieveWindow();
+                window->show();
+                window->raise();
+                window->activateWindow();
+            });
+    command(file, tr("Se&nd Series to PACS..."), {}, [this] {
+        QStringList names;
+        for (const DicomNode& node : m_pacs->settings().nodes) {
+            names << QString::fromStdString(node.name);
+        }
+        if (names.isEmpty()) {
+            showIdle(tr("No node is configured (File > Network Settings)"));
+            return;
+        }
+        bool ok = false;
+        const QString name = QInputDialog::getItem(
+            this, tr("Send Series"), tr("Send the series shown to:"), names, 0, false, &ok);
+        if (ok) {
+            sendCurrentSeries(name);
+        }
+    });
+    command(file, tr("Ne&twork Settings..."), {}, [this] {
+        NetworkSettingsDialog dialog(*m_pacs, this);
+        if (dialog.exec() == QDialog::Accepted && m_queryRetrieve != nullptr) {
+            m_queryRetrieve->reloadNodes();
+        }
+    });
     file->addSeparator();
     command(file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
 
@@ -1334,7 +1428,63 @@ void MainWindow::dropEvent(QDropEvent* event) {
     event->acceptProposedAction();
 }
 
+QueryRetrieveWindow* MainWindow::queryRetrieveWindow() {
+    if (m_queryRetrieve == nullptr) {
+        m_queryRetrieve = new QueryRetrieveWindow(*m_pacs, this);
+        m_queryRetrieve->setWindowFlag(Qt::Window);
+    }
+    return m_queryRetrieve;
+}
+
+void MainWindow::sendCurrentSeries(const QString& nodeName) {
+    const QString uid = currentSeriesUid();
+    const auto& index = m_treeModel->studyIndex();
+    const SeriesEntry* series = index ? index->findSeries(uid.toStdString()) : nullptr;
+    if (series == nullptr) {
+        showIdle(tr("Open a series to send it"));
+        return;
+    }
+    for (const DicomNode& node : m_pacs->settings().nodes) {
+        if (QString::fromStdString(node.name) == nodeName) {
+            QStringList files;
+            for (const std::string& path : series->paths()) {
+                files << QString::fromStdString(path);
+            }
+            showBusy(tr("Sending %1 file(s) to %2...")
+                         .arg(files.size())
+                         .arg(QString::fromStdString(node.address())));
+            m_pacs->send(node, files);
+            return;
+        }
+    }
+    showIdle(tr("No node is called %1 (File > Network Settings)").arg(nodeName));
+}
+
+void MainWindow::refreshIncoming() {
+    const QString folder = m_pacs->incomingFolder();
+    if (!QFileInfo(folder).isDir()) {
+        return;
+    }
+    // A series being read stays on screen; with nothing shown, the first arrival opens.
+    m_openFirstSeries = currentSeriesUid().isEmpty();
+    m_lastPaths = {folder};
+    m_indexJob->start({folder});
+}
+
+void MainWindow::showRetrievalNotes() {
+    for (const auto& [uid, r] : m_pacs->retrievals()) {
+        QString note;
+        if (r.state == Retrieval::State::Retrieving) {
+            note = tr("interrupted: %1 of %2 images").arg(r.present).arg(r.expected);
+        } else if (r.incomplete()) {
+            note = tr("incomplete: %1 of %2 images").arg(r.present).arg(r.expected);
+        }
+        m_treeModel->setStudyNote(QString::fromStdString(uid), note);
+    }
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
+    m_pacs->cancelRetrievals();
     m_indexJob->cancel();
     m_series->cancelAll();
     event->accept();

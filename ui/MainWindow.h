@@ -29,6 +29,8 @@ namespace radiolens {
 
 class AiPanel;
 class LabelPanel;
+class PacsService;
+class QueryRetrieveWindow;
 class LabellingSession;
 class ModelsWindow;
 class PatientRiskWindow;
@@ -92,6 +94,16 @@ public:
     /// store; null without it).
     TrainingWindow* trainingWindow();
     ModelsWindow* modelsWindow();
+    /// DICOM networking: queries, retrievals, sending, the listener (the settings' listener is
+    /// started with the window when it is enabled).
+    PacsService* pacsService() const { return m_pacs; }
+    /// The Query / Retrieve window, created on first use. Studies it retrieves (and studies
+    /// pushed to the listener) appear in the study browser as they arrive; one cut off is
+    /// marked incomplete there.
+    QueryRetrieveWindow* queryRetrieveWindow();
+    /// Sends the files of the active viewport's series to `nodeName` (a configured node) with
+    /// C-STORE in the background; the status bar tells the outcome.
+    void sendCurrentSeries(const QString& nodeName);
     /// The file of the image the active viewport shows (reformats: the middle slice's); empty
     /// when nothing is shown.
     QString currentImageFile() const;
@@ -164,6 +176,10 @@ private:
     /// The demo's chest radiograph with a nodule, once both the index and the demo model are
     /// ready.
     void showDemoChest();
+    /// Reads the incoming folder (retrieved and received studies) into the study browser.
+    void refreshIncoming();
+    /// Marks the studies whose retrieval is not complete in the study browser.
+    void showRetrievalNotes();
 
     ViewerArea* m_viewer = nullptr;
     QTreeView* m_tree = nullptr;
@@ -215,6 +231,9 @@ private:
     bool m_demoIndexed = false;
     bool m_demoModelReady = false;
     bool m_openFirstSeries = true;
+    PacsService* m_pacs = nullptr;
+    QueryRetrieveWindow* m_queryRetrieve = nullptr;
+    QTimer* m_incomingTimer = nullptr; ///< coalesces arrivals into one read of the folder
 };
 
 } // namespace radiolens

@@ -192,14 +192,22 @@ QVariant StudyTreeModel::data(const QModelIndex& index, int role) const {
     if (n->series < 0) {
         if (role == Qt::DisplayRole) {
             switch (index.column()) {
-            case NameColumn:
-                return study.description.empty() ? QStringLiteral("(study without description)")
-                                                 : text(study.description);
+            case NameColumn: {
+                const QString name = study.description.empty()
+                                         ? QStringLiteral("(study without description)")
+                                         : text(study.description);
+                const QString note = m_studyNotes.value(text(study.studyInstanceUid));
+                return note.isEmpty() ? name
+                                      : name + QStringLiteral(" [") + note + QLatin1Char(']');
+            }
             case DateColumn:
                 return dicomDate(study.date);
             default:
                 return {};
             }
+        }
+        if (role == Qt::ToolTipRole) {
+            return m_studyNotes.value(text(study.studyInstanceUid));
         }
         return {};
     }
@@ -291,6 +299,32 @@ QMimeData* StudyTreeModel::mimeData(const QModelIndexList& indexes) const {
         }
     }
     return nullptr;
+}
+
+void StudyTreeModel::setStudyNote(const QString& studyInstanceUid, const QString& note) {
+    if (m_studyNotes.value(studyInstanceUid) == note) {
+        return;
+    }
+    if (note.isEmpty()) {
+        m_studyNotes.remove(studyInstanceUid);
+    } else {
+        m_studyNotes.insert(studyInstanceUid, note);
+    }
+    if (rowCount() > 0) {
+        Q_EMIT dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1));
+        // Study rows are children of patients: tell the views about them too.
+        for (int p = 0; p < rowCount(); ++p) {
+            const QModelIndex patient = index(p, 0);
+            if (rowCount(patient) > 0) {
+                Q_EMIT dataChanged(index(0, 0, patient),
+                                   index(rowCount(patient) - 1, ColumnCount - 1, patient));
+            }
+        }
+    }
+}
+
+QString StudyTreeModel::studyNote(const QString& studyInstanceUid) const {
+    return m_studyNotes.value(studyInstanceUid);
 }
 
 QModelIndex StudyTreeModel::indexOfSeries(const QString& seriesInstanceUid) const {

@@ -3,6 +3,7 @@
 #include "core/domain/StudyIndex.h"
 
 #include <QAbstractItemModel>
+#include <QHash>
 
 #include <memory>
 #include <string>
@@ -27,6 +28,10 @@ public:
 
     void setIndex(std::shared_ptr<const StudyIndex> index);
     const std::shared_ptr<const StudyIndex>& studyIndex() const { return m_index; }
+    /// A note shown after a study's description, e.g. "incomplete: 12 of 28 images" for a
+    /// retrieval that was cut off (empty removes it). The note is kept across setIndex().
+    void setStudyNote(const QString& studyInstanceUid, const QString& note);
+    QString studyNote(const QString& studyInstanceUid) const;
     /// The series row with this UID, or an invalid index.
     QModelIndex indexOfSeries(const QString& seriesInstanceUid) const;
 
@@ -57,6 +62,7 @@ private:
     static bool listsImages(const SeriesEntry& series);
 
     std::shared_ptr<const StudyIndex> m_index;
+    QHash<QString, QString> m_studyNotes; ///< by Study Instance UID
     std::vector<Node> m_nodes; ///< every node, so that indexes can point at stable storage
     std::vector<std::vector<int>> m_studyNodes; ///< [patient][study] -> node id
     std::vector<int> m_patientNodes;
