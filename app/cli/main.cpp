@@ -13,6 +13,7 @@
 #include "core/store/IndexCache.h"
 #include "core/store/StudyStore.h"
 #include "app/cli/CliSupport.h"
+#include "app/cli/ExportCommands.h"
 
 #include <unistd.h>
 
@@ -631,7 +632,7 @@ Commands:
   engine                 load the machine-learning engine and print what it runs on
   forecast import PATH   import vitals and labs (PhysioNet 2012, long CSV, FHIR) and report
                          what the cleaning rules kept and dropped
-%s%s%s
+%s%s%s%s
 'radiolens-cli COMMAND --help' describes a command. Exit code 0 on success, 1 on failure,
 2 on a usage error; the reason is printed on one line on stderr.
 )";
@@ -649,7 +650,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (args.front() == "--help" || args.front() == "-h" || args.front() == "help") {
-        std::printf(kHelp, kMlCommandsHelp, kLabelCommandsHelp, kPacsCommandsHelp);
+        std::printf(kHelp, kMlCommandsHelp, kLabelCommandsHelp, kPacsCommandsHelp, kExportHelp);
         return 0;
     }
     if (args.front() == "--version") {
@@ -662,7 +663,7 @@ int main(int argc, char** argv) {
         {"evaluate", runEvaluate}, {"classify", runClassify}, {"demo-model", runDemoModel},
         {"forecast", runForecast}, {"label", runLabel},       {"audit", runAudit},
         {"models", runModels},     {"retrain", runRetrain},   {"pacs", runPacs},
-        {"listen", runListen},
+        {"listen", runListen},     {"export", runExport},
     };
     const auto command = commands.find(args.front());
     if (command == commands.end()) {
