@@ -2,10 +2,12 @@
 // audit log, the model registry, and retraining from the labels (issue 6).
 
 #include "app/cli/CliSupport.h"
+#include "core/dicom/ResultDocuments.h"
 #include "core/domain/JsonWriter.h"
 #include "core/domain/Paths.h"
 #include "core/ml/Retraining.h"
 #include "core/store/AuditLog.h"
+#include "core/store/IndexCache.h"
 #include "core/store/LabelFiles.h"
 #include "core/store/LabelStore.h"
 #include "core/store/ModelRegistry.h"
@@ -49,6 +51,7 @@ const char* kLabelHelp =
                                [--history] [--json]
        radiolens-cli label import --store DB FILE [--annotator NAME]
        radiolens-cli label export --store DB --out FILE [--history]
+       radiolens-cli label export --store DB --sr DIR [--study UID]
        radiolens-cli label classes --store DB [--add NAME]
        radiolens-cli label agreement --store DB [--annotators A,B] [--json]
        radiolens-cli label worklist --store DB [--order date|entropy|margin]
@@ -68,7 +71,13 @@ in the audit log. Every command returns only once its change is safely on disk.
               confirmed) or a JSON list as export writes it; rows that cannot be read are
               reported with their line and the rest is imported; labels equal to the
               annotator's current one are skipped
-  export      writes the current labels (or --history) as CSV or JSON (by --out's extension)
+  export      writes the current labels (or --history) as CSV or JSON (by --out's extension);
+              --sr DIR writes DICOM instead: per study (or only --study UID) one Comprehensive
+              SR, DIR/annotations-STUDYUID.dcm, with the study's current labels (class,
+              annotator, time, model and probability of suggestions, the labelled image,
+              series or study) and its measurements (mm, degrees, mm2, with their outline on
+              the image they were drawn on), in a new series of that study, for any PACS or
+              viewer; labelled items are found through the study index (index their folders)
   classes     lists the classes with their counts; --add defines one
   agreement   Cohen's kappa of two annotators on the items both labelled (default: the first
               two who labelled), with the confusion table
@@ -293,14 +302,125 @@ int labelImport(const std::vector<std::string>& argv) {
     return contents.labels.empty() && !contents.problems.empty() ? 1 : 0;
 }
 
+/// label export --sr: one SR per study with its current labels and its measurements, written
+/// into `dir`. Returns the exit code: 1 when a study could not be written.
+int exportStructuredReports(const std::string& command, StudyStore& store,
+                            const std::vector<Label>& shown, const std::string& dir,
+                            const std::string& onlyStudy) {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (!std::filesystem::is_directory(dir)) {
+        throw CliError{command + ": " + dir + ": cannot create the folder"};
+    }
+    IndexCache index(store);
+    // The study of each label, through the study index.
+    std::map<std::string, std::vector<Label>> labelsOf;
+    std::vector<std::string> studies; // in the order first seen
+    const auto addStudy = [&](const std::string& study) {
+        if (std::find(studies.begin(), studies.end(), study) == studies.end()) {
+            studies.push_back(study);
+        }
+    };
+    std::size_t unknown = 0;
+    for (const Label& l : shown) {
+        std::string study;
+        if (l.level == LabelLevel::Image) {
+            const auto record = index.instance(l.item);
+            study = record ? record->studyInstanceUid : "";
+        } else {
+            const auto records = index.instances(l.level, l.item);
+            study = records.empty() ? "" : records.front().studyInstanceUid;
+        }
+        if (study.empty()) {
+            std::fprintf(stderr,
+                         "label %lld (%s %s): not in the study index (index its folder first); "
+                         "not exported\n",
+                         (long long)l.id, toString(l.level), l.item.c_str());
+            ++unknown;
+            continue;
+        }
+        if (onlyStudy.empty() || study == onlyStudy) {
+            labelsOf[study].push_back(l);
+            addStudy(study);
+        }
+    }
+    // Every indexed study's measurements.
+    std::map<std::string, std::vector<Measurement>> measurementsOf;
+    std::set<std::string> indexed;
+    for (const InstanceRecord& r : index.all()) {
+        indexed.insert(r.studyInstanceUid);
+    }
+    for (const std::string& study : indexed) {
+        if (!onlyStudy.empty() && study != onlyStudy) {
+            continue;
+        }
+        std::vector<Measurement> ms = store.measurementsForStudy(study);
+        if (!ms.empty()) {
+            measurementsOf[study] = std::move(ms);
+            addStudy(study);
+        }
+    }
+    if (!onlyStudy.empty() && studies.empty()) {
+        throw CliError{command + ": study " + onlyStudy +
+                       " has no labels or measurements in the index of " + store.path()};
+    }
+    std::size_t written = 0;
+    int status = 0;
+    for (const std::string& study : studies) {
+        StudyAnnotations annotations;
+        annotations.labels = labelsOf[study];
+        annotations.measurements = measurementsOf[study];
+        for (const InstanceRecord& r : index.instances(LabelLevel::Study, study)) {
+            if (std::filesystem::is_regular_file(r.instance.path)) {
+                annotations.files.push_back(r.instance.path);
+            }
+        }
+        const std::string file = dir + "/annotations-" + study + ".dcm";
+        if (annotations.files.empty()) {
+            std::fprintf(stderr, "study %s: none of its files is there any more; not exported\n",
+                         study.c_str());
+            status = 1;
+            continue;
+        }
+        try {
+            writeAnnotationReport(annotations, file);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "study %s: %s\n", study.c_str(), e.what());
+            status = 1;
+            continue;
+        }
+        ++written;
+        std::printf("%s: %zu labels, %zu measurements\n", file.c_str(), annotations.labels.size(),
+                    annotations.measurements.size());
+    }
+    std::fprintf(
+        stderr, "%zu structured report%s written to %s%s\n", written, written == 1 ? "" : "s",
+        dir.c_str(),
+        unknown == 0 ? "" : (", " + std::to_string(unknown) + " labels not in the index").c_str());
+    return status;
+}
+
 int labelExport(const std::vector<std::string>& argv) {
     const std::string command = "label export";
-    const Arguments args =
-        parse(command, argv, {"--history"}, {"--store", "--out", "--annotator", "--level"});
-    checkArguments(command, args, {"--out"});
+    const Arguments args = parse(command, argv, {"--history"},
+                                 {"--store", "--out", "--annotator", "--level", "--sr", "--study"});
+    checkArguments(command, args, {});
+    if (args.has("--out") == args.has("--sr")) {
+        usageError(command, "give --out FILE (CSV or JSON) or --sr DIR (DICOM SR)");
+    }
+    if (args.has("--sr") && args.has("--history")) {
+        usageError(command, "--history is for --out; an SR holds the current labels");
+    }
+    if (args.has("--study") && !args.has("--sr")) {
+        usageError(command, "--study is for --sr");
+    }
     auto store = openStore(command, args);
     LabelStore labels(*store);
     const std::vector<Label> shown = labelsToShow(labels, args, command);
+    if (args.has("--sr")) {
+        return exportStructuredReports(command, *store, shown, args.get("--sr"),
+                                       args.get("--study"));
+    }
     const std::string out = args.get("--out");
     std::ostringstream text;
     const bool json = std::filesystem::path(out).extension() == ".json";

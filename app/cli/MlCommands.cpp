@@ -2,6 +2,8 @@
 // the ML plugin (opened only by these commands).
 
 #include "app/cli/CliSupport.h"
+#include "core/dicom/DicomHeaderScanner.h"
+#include "core/dicom/ResultDocuments.h"
 #include "core/domain/JsonWriter.h"
 #include "core/imaging/PlanarImageIo.h"
 #include "core/imaging/SliceRenderer.h"
@@ -21,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -83,7 +86,7 @@ calibration error (15 bins) and n.
 
 const char* kClassifyHelp =
     R"(usage: radiolens-cli classify --model MODEL_DIR INPUT... [--saliency METHOD]
-                              [--class NAME] [--out DIR] [--faithfulness]
+                              [--class NAME] [--out DIR] [--faithfulness] [--dicom DIR]
 
 Classifies each INPUT (a DICOM file, every frame of it, or a PNG/JPEG/BMP picture) and prints
 one JSON document: the model's id, version and weights hash, and per image the probability of
@@ -99,6 +102,17 @@ others are still classified, and the exit code is 1.
   --class NAME       the class the map explains (default: the most probable one)
   --out DIR          write each map as a colour overlay on the image, DIR/NAME.METHOD.png
   --faithfulness     also compute the map's deletion and insertion AUC
+  --dicom DIR        write the results as DICOM objects that file with each input's study
+                     (new series; patient and study copied from the input), for any PACS or
+                     viewer: one Comprehensive SR per study, DIR/classification-STUDYUID.dcm,
+                     with every image's class probabilities, the predicted class, the model's id,
+                     version and weights hash and references to the images; with --saliency also
+                     one Secondary Capture per image of its overlay, DIR/NAME.METHOD.dcm, and,
+                     where the image has patient geometry (position, orientation, spacing and
+                     frame of reference: CT, MR), a Parametric Map of the map's values (32-bit
+                     float, on the image's grid), DIR/NAME.METHOD.pm.dcm. The JSON lists the
+                     files under "dicomResults"; inputs that are not DICOM (pictures) are listed
+                     under "dicomSkipped"
 )";
 
 /// `picture` in grey with `map` over it: a colour scale from transparent (below 0.2) through
@@ -178,6 +192,53 @@ std::unique_ptr<Classifier> loadModel(const std::string& command, const std::str
     } catch (const std::exception& e) {
         throw CliError{command + ": " + e.what()};
     }
+}
+
+/// Writes the saliency overlay of `item` as a Secondary Capture into `dir` (DIR/NAME.METHOD.dcm),
+/// in `series` (all captures of one study in one series); returns its path.
+std::string writeCapture(const std::string& dir, const ClassifyItem& item, const ModelCard& card,
+                         const std::vector<double>& p, int target, SaliencyMethod method,
+                         const RenderedSlice& picture, ResultSeries& series) {
+    std::string stem = std::filesystem::path(item.input).stem().string();
+    if (item.frame >= 0) {
+        stem += "_f" + std::to_string(item.frame);
+    }
+    const std::string file = dir + "/" + stem + "." + saliencyName(method) + ".dcm";
+    const std::string& className = card.classNames[std::size_t(target)];
+    const std::string description =
+        std::string(saliencyName(method)) + " saliency map of class '" + className +
+        "' (probability " + fmt("%.4f", p[std::size_t(target)]) + ") by model " + card.id +
+        " version " + card.version +
+        ", over the image as the model saw it: transparent below 0.2, blue to red at 1";
+    const WrittenObject written =
+        writeSaliencyCapture(item.input, item.frame, picture, description, file, series);
+    series.seriesInstanceUid = written.seriesInstanceUid;
+    ++series.instanceNumber;
+    return file;
+}
+
+/// Writes `map` as a Parametric Map into `dir` (DIR/NAME.METHOD.pm.dcm), in `series`, when the
+/// image's geometry allows; returns its path, or an empty string when it does not.
+std::string writeParametricMap(const std::string& dir, const ClassifyItem& item,
+                               const ModelCard& card, int target, SaliencyMethod method,
+                               const SaliencyMap& map, ResultSeries& series) {
+    std::string stem = std::filesystem::path(item.input).stem().string();
+    if (item.frame >= 0) {
+        stem += "_f" + std::to_string(item.frame);
+    }
+    const std::string file = dir + "/" + stem + "." + saliencyName(method) + ".pm.dcm";
+    const std::string description = std::string(saliencyName(method)) + " map of '" +
+                                    card.classNames[std::size_t(target)] + "', " + card.id + " " +
+                                    card.version;
+    const std::optional<WrittenObject> written =
+        writeSaliencyParametricMap(item.input, item.frame, int(map.width), int(map.height),
+                                   map.values, description, file, series);
+    if (!written) {
+        return {};
+    }
+    series.seriesInstanceUid = written->seriesInstanceUid;
+    ++series.instanceNumber;
+    return file;
 }
 
 } // namespace
@@ -334,7 +395,7 @@ int runEvaluate(const std::vector<std::string>& argv) {
 int runClassify(const std::vector<std::string>& argv) {
     const std::string command = "classify";
     const Arguments args = parse(command, argv, {"--help", "--faithfulness"},
-                                 {"--model", "--saliency", "--class", "--out"});
+                                 {"--model", "--saliency", "--class", "--out", "--dicom"});
     if (args.has("--help")) {
         std::cout << kClassifyHelp;
         return 0;
@@ -368,6 +429,21 @@ int runClassify(const std::vector<std::string>& argv) {
     if (!outDir.empty()) {
         std::filesystem::create_directories(outDir);
     }
+    const std::string dicomDir = args.get("--dicom");
+    if (!dicomDir.empty()) {
+        std::error_code error;
+        std::filesystem::create_directories(dicomDir, error);
+        if (!std::filesystem::is_directory(dicomDir)) {
+            throw CliError{command + ": " + dicomDir + ": cannot create the folder"};
+        }
+    }
+    // --dicom: what each study's report holds, and the series of its captures.
+    std::vector<std::string> studies; // in the order first seen
+    std::map<std::string, std::vector<ImageClassification>> classified;
+    std::map<std::string, ResultSeries> captureSeries;
+    std::map<std::string, ResultSeries> mapSeries;
+    std::vector<std::string> dicomResults;
+    std::vector<std::pair<std::string, std::string>> dicomSkipped;
     JsonWriter json(std::cout);
     json.beginObject();
     json.key("model").beginObject();
@@ -386,6 +462,16 @@ int runClassify(const std::vector<std::string>& argv) {
             errors.push_back({input, e.what()});
             continue;
         }
+        std::string study; // the input's study when results go back as DICOM
+        if (!dicomDir.empty()) {
+            const DicomScanResult scanned =
+                isPlanarImagePath(input) ? DicomScanResult{} : DicomHeaderScanner::scan(input);
+            study = scanned.ok() ? scanned.header.dataSet.text(tags::StudyInstanceUID) : "";
+            if (study.empty()) {
+                dicomSkipped.push_back(
+                    {input, input + ": not a DICOM image; its results cannot be written as DICOM"});
+            }
+        }
         for (const ClassifyItem& item : items) {
             // Everything is computed before anything of this image is printed, so an image
             // that fails leaves only its reason under "errors".
@@ -396,6 +482,8 @@ int runClassify(const std::vector<std::string>& argv) {
             SaliencyMap map;
             Faithfulness faithful;
             std::string overlayFile;
+            std::string captureFile;
+            std::string parametricFile;
             try {
                 p = model->predict(split);
                 predicted = int(std::max_element(p.begin(), p.end()) - p.begin());
@@ -412,6 +500,16 @@ int runClassify(const std::vector<std::string>& argv) {
                         }
                         overlayFile = outDir + "/" + stem + "." + saliencyName(*method) + ".png";
                         writePng(overlay(split, map), overlayFile);
+                    }
+                    if (!study.empty()) {
+                        captureFile = writeCapture(dicomDir, item, card, p, target, *method,
+                                                   overlay(split, map), captureSeries[study]);
+                        dicomResults.push_back(captureFile);
+                        parametricFile = writeParametricMap(dicomDir, item, card, target, *method,
+                                                            map, mapSeries[study]);
+                        if (!parametricFile.empty()) {
+                            dicomResults.push_back(parametricFile);
+                        }
                     }
                 }
             } catch (const std::exception& e) {
@@ -460,12 +558,56 @@ int runClassify(const std::vector<std::string>& argv) {
                 if (!overlayFile.empty()) {
                     json.field("overlay", overlayFile);
                 }
+                if (!captureFile.empty()) {
+                    json.field("capture", captureFile);
+                }
+                if (!parametricFile.empty()) {
+                    json.field("parametricMap", parametricFile);
+                }
                 json.endObject();
             }
             json.endObject();
+            if (!study.empty()) {
+                ImageClassification c;
+                c.sourcePath = item.input;
+                c.frame = item.frame;
+                for (std::size_t k = 0; k < card.classNames.size(); ++k) {
+                    c.findings.push_back({card.classNames[k], p[k]});
+                }
+                c.predicted = card.classNames[std::size_t(predicted)];
+                c.saliencyMethod = method ? saliencyName(*method) : "";
+                c.saliencyCapturePath = captureFile;
+                if (classified.count(study) == 0) {
+                    studies.push_back(study);
+                }
+                classified[study].push_back(c);
+            }
         }
     }
     json.endArray();
+    if (!dicomDir.empty()) {
+        const ModelIdentity model{card.id, card.version, card.architecture, card.weightsSha256};
+        for (const std::string& study : studies) {
+            const std::string file = dicomDir + "/classification-" + study + ".dcm";
+            try {
+                writeClassificationReport(classified[study], model, file);
+                dicomResults.push_back(file);
+            } catch (const std::exception& e) {
+                errors.push_back({file, e.what()});
+            }
+        }
+        json.key("dicomResults").beginArray();
+        for (const std::string& file : dicomResults) {
+            json.value(file);
+        }
+        json.endArray();
+        json.key("dicomSkipped").beginArray();
+        for (const auto& [input, reason] : dicomSkipped) {
+            json.beginObject().field("input", input).field("reason", reason).endObject();
+            std::fprintf(stderr, "%s: %s: %s\n", kProgram, command.c_str(), reason.c_str());
+        }
+        json.endArray();
+    }
     json.key("errors").beginArray();
     for (const auto& [input, reason] : errors) {
         json.beginObject();
