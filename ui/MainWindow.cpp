@@ -1,5 +1,7 @@
 #include "ui/MainWindow.h"
 
+#include "core/dicom/Deidentifier.h"
+
 #include "core/dicom/DemoStudy.h"
 #include "core/ml/DemoChestModel.h"
 #include "core/tasks/AiReadingService.h"
@@ -625,6 +627,13 @@ void MainWindow::createMenus() {
             [this] { exportViewport(); });
     command(file, tr("Export &Series as NIfTI / NRRD..."),
             QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), [this] { exportSeries(); });
+    command(file, tr("Export Study &De-identified..."), {}, [this] {
+        const QString folder = QFileDialog::getExistingDirectory(
+            this, tr("Folder for the de-identified copies of the study shown"));
+        if (!folder.isEmpty()) {
+            exportStudyDeidentifiedTo(folder);
+        }
+    });
     file->addSeparator();
     command(file, tr("&Query / Retrieve (PACS)..."), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Q),
             [this] {
@@ -1382,6 +1391,68 @@ void MainWindow::exportSeries() {
     if (!path.isEmpty()) {
         exportSeriesTo(path);
     }
+}
+
+void MainWindow::exportStudyDeidentifiedTo(const QString& folder) {
+    const auto& index = m_treeModel->studyIndex();
+    const std::string seriesUid = currentSeriesUid().toStdString();
+    std::vector<std::string> files;
+    if (index) {
+        for (const PatientEntry& patient : index->patients) {
+            for (const StudyEntry& study : patient.studies) {
+                const bool shown =
+                    std::any_of(study.series.begin(), study.series.end(), [&](const auto& s) {
+                        return s.seriesInstanceUid == seriesUid;
+                    });
+                for (const SeriesEntry& series : study.series) {
+                    if (shown) {
+                        const auto paths = series.paths();
+                        files.insert(files.end(), paths.begin(), paths.end());
+                    }
+                }
+            }
+        }
+    }
+    if (files.empty()) {
+        Q_EMIT studyDeidentified(folder, 0, {tr("no study is shown")});
+        return;
+    }
+    showBusy(tr("Writing de-identified copies of %1 file(s)...").arg(files.size()));
+    struct Outcome {
+        int written = 0;
+        QStringList failures;
+        std::vector<Problem> warnings;
+    };
+    auto* watcher = new QFutureWatcher<Outcome>(this);
+    connect(watcher, &QFutureWatcher<Outcome>::finished, this, [this, watcher, folder] {
+        const Outcome outcome = watcher->result();
+        m_problemModel->addProblems(outcome.warnings);
+        showIdle(tr("De-identified %1 file(s) into %2%3")
+                     .arg(outcome.written)
+                     .arg(folder)
+                     .arg(outcome.failures.isEmpty()
+                              ? QString()
+                              : tr("; %1 failed (see Problems)").arg(outcome.failures.size())));
+        watcher->deleteLater();
+        Q_EMIT studyDeidentified(folder, outcome.written, outcome.failures);
+    });
+    watcher->setFuture(QtConcurrent::run([files, folder]() {
+        Outcome outcome;
+        Deidentifier deidentifier; // one export: one UID map for the whole study
+        for (const std::string& file : files) {
+            try {
+                const DeidentifyResult r = deidentifier.deidentifyFile(file, folder.toStdString());
+                ++outcome.written;
+                for (const std::string& warning : r.warnings) {
+                    outcome.warnings.push_back({file, warning});
+                }
+            } catch (const std::exception& e) {
+                outcome.failures << QString::fromStdString(e.what());
+                outcome.warnings.push_back({file, e.what()});
+            }
+        }
+        return outcome;
+    }));
 }
 
 void MainWindow::exportSeriesTo(const QString& path) {

@@ -110,6 +110,10 @@ public:
 
     /// Saves what the active viewport shows (overlays and measurements included) as PNG.
     bool exportViewportTo(const QString& path);
+    /// Writes de-identified copies (DICOM PS3.15 Basic Profile, UIDs remapped consistently) of
+    /// every file of the active viewport's study into `folder`, in the background;
+    /// studyDeidentified() tells the outcome and Problems lists the warnings (burned-in text).
+    void exportStudyDeidentifiedTo(const QString& folder);
     /// Writes the active viewport's volume (.nii.gz, .nii, .nrrd, .mha) in the background;
     /// seriesExported() tells the outcome.
     void exportSeriesTo(const QString& path);
@@ -143,6 +147,8 @@ Q_SIGNALS:
     void thumbnailShown(const QString& seriesInstanceUid);
     /// exportSeriesTo() finished: `error` is empty on success.
     void seriesExported(const QString& path, const QString& error);
+    /// exportStudyDeidentifiedTo() finished: `files` written, `failures` not (with reasons).
+    void studyDeidentified(const QString& folder, int files, const QStringList& failures);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;

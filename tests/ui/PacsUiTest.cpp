@@ -2,9 +2,11 @@
 // loopback: the node from the settings file, a search by the filters, a study retrieved into the
 // store and shown in the study browser as it arrives; a server that stops answering leaves the
 // study marked incomplete in the browser with the reason, and Retrieve again completes it; the
-// settings dialog refuses a wrong AE title, naming the field.
+// settings dialog refuses a wrong AE title, naming the field; the study shown is exported
+// de-identified.
 
 #include "core/dicom/PacsClient.h"
+#include "core/dicom/StudyIndexer.h"
 #include "core/tasks/PacsService.h"
 #include "core/tasks/StudyTreeModel.h"
 #include "tests/common/OrthancServer.h"
@@ -22,6 +24,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 namespace fs = std::filesystem;
 using namespace radiolens;
@@ -153,4 +156,36 @@ TEST_F(PacsUi, TheSettingsDialogNamesAWrongFieldAndSavesGoodOnes) {
     const NetworkSettings saved = NetworkSettings::load(NetworkSettings::defaultPath());
     ASSERT_EQ(saved.nodes.size(), 2u);
     EXPECT_EQ(saved.nodes[1].address(), "GOOD@pacs.example:104");
+}
+
+TEST(Deidentify, TheStudyShownIsExportedDeidentifiedWithItsReferencesKept) {
+    if (!fs::is_directory(kCtFolder)) {
+        GTEST_SKIP() << "shared data not found at " << kCtFolder << " (issue 8)";
+    }
+    const fs::path out = fs::path(::testing::TempDir()) / "deidentified-export";
+    fs::remove_all(out);
+    MainWindow window;
+    QSignalSpy loaded(&window, &MainWindow::seriesLoaded);
+    window.openPaths({QString::fromStdString(kCtFolder)});
+    ASSERT_TRUE(loaded.wait(30000));
+    QSignalSpy done(&window, &MainWindow::studyDeidentified);
+    window.exportStudyDeidentifiedTo(QString::fromStdString(out.string()));
+    ASSERT_TRUE(done.wait(30000));
+    EXPECT_EQ(done.at(0).at(1).toInt(), 28);
+    EXPECT_TRUE(done.at(0).at(2).toStringList().isEmpty());
+    // One new study and series holding the 28 copies, and no original UID or ID in any byte.
+    const StudyIndex copies = StudyIndexer().index({out.string()});
+    ASSERT_EQ(copies.seriesCount(), 1u);
+    EXPECT_EQ(copies.instanceCount(), 28u);
+    const auto& original = window.studyModel()->studyIndex()->patients.at(0);
+    const std::string studyUid = original.studies.at(0).studyInstanceUid;
+    EXPECT_NE(copies.patients.at(0).studies.at(0).studyInstanceUid, studyUid);
+    for (const auto& entry : fs::recursive_directory_iterator(out)) {
+        if (entry.is_regular_file()) {
+            std::ifstream in(entry.path(), std::ios::binary);
+            const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+            EXPECT_EQ(bytes.find(studyUid), std::string::npos) << entry.path();
+            EXPECT_EQ(bytes.find(original.patientId), std::string::npos) << entry.path();
+        }
+    }
 }
