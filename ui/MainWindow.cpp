@@ -1,6 +1,8 @@
 #include "ui/MainWindow.h"
 
 #include "core/dicom/Deidentifier.h"
+#include "core/dicom/ResultDocuments.h"
+#include "core/domain/Paths.h"
 
 #include "core/dicom/DemoStudy.h"
 #include "core/ml/DemoChestModel.h"
@@ -627,6 +629,31 @@ void MainWindow::createMenus() {
             [this] { exportViewport(); });
     command(file, tr("Export &Series as NIfTI / NRRD..."),
             QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), [this] { exportSeries(); });
+    command(file, tr("Save AI Reading as DICOM..."), {}, [this] {
+        const QString folder = QFileDialog::getExistingDirectory(
+            this, tr("Folder for the AI reading (Structured Report, Secondary Capture)"));
+        if (!folder.isEmpty()) {
+            saveAiResultsTo(folder);
+        }
+    });
+    command(file, tr("Send AI Reading to PACS..."), {}, [this] {
+        QStringList names;
+        for (const DicomNode& node : m_pacs->settings().nodes) {
+            names << QString::fromStdString(node.name);
+        }
+        if (names.isEmpty()) {
+            showIdle(tr("No node is configured (File > Network Settings)"));
+            return;
+        }
+        bool ok = false;
+        const QString name = QInputDialog::getItem(
+            this, tr("Send AI Reading"), tr("Send the AI reading shown to:"), names, 0, false, &ok);
+        if (ok) {
+            saveAiResultsTo(QString::fromStdString(userDataFolder()) + QStringLiteral("/results/") +
+                                QString::number(QDateTime::currentMSecsSinceEpoch()),
+                            name);
+        }
+    });
     command(file, tr("Export Study &De-identified..."), {}, [this] {
         const QString folder = QFileDialog::getExistingDirectory(
             this, tr("Folder for the de-identified copies of the study shown"));
@@ -1393,6 +1420,101 @@ void MainWindow::exportSeries() {
     }
 }
 
+void MainWindow::saveAiResultsTo(const QString& folder, const QString& nodeName) {
+    Viewport* viewport = activeViewport();
+    const auto volume = viewport->volume();
+    const auto result = m_aiPanel != nullptr ? m_aiPanel->classification() : nullptr;
+    const auto card = m_ai->card();
+    if (!volume || !result || !card || volume->sliceFiles.empty()) {
+        Q_EMIT aiResultsWritten({}, tr("no AI reading of a DICOM series is shown"));
+        return;
+    }
+    std::optional<DicomNode> destination;
+    if (!nodeName.isEmpty()) {
+        for (const DicomNode& node : m_pacs->settings().nodes) {
+            if (QString::fromStdString(node.name) == nodeName) {
+                destination = node;
+            }
+        }
+        if (!destination) {
+            Q_EMIT aiResultsWritten({}, tr("no node is called %1").arg(nodeName));
+            return;
+        }
+    }
+    // Everything the writer needs is copied here, on the GUI thread.
+    std::vector<ImageClassification> images;
+    for (std::size_t k = 0; k < result->slices.size() && k < volume->sliceFiles.size(); ++k) {
+        ImageClassification c;
+        c.sourcePath = volume->sliceFiles[k];
+        // A frame number only for files that hold several slices (multi-frame).
+        const auto& files = volume->sliceFiles;
+        const bool multiFrame = (k > 0 && files[k - 1] == files[k]) ||
+                                (k + 1 < files.size() && files[k + 1] == files[k]);
+        c.frame = multiFrame && k < volume->sliceFrames.size() ? volume->sliceFrames[k] : -1;
+        const auto& p = result->slices[k];
+        for (std::size_t i = 0; i < p.size() && i < card->classNames.size(); ++i) {
+            c.findings.push_back({card->classNames[i], p[i]});
+        }
+        const auto best = std::max_element(p.begin(), p.end());
+        c.predicted =
+            best == p.end() ? std::string() : card->classNames[std::size_t(best - p.begin())];
+        images.push_back(c);
+    }
+    const ModelIdentity model{card->id, card->version, card->architecture, card->weightsSha256};
+    const RenderedSlice capture = viewport->saliencyCapture();
+    const auto overlay = viewport->saliency();
+    const int slice = overlay ? overlay->slice : -1;
+    const std::string description =
+        overlay ? overlay->title.toStdString() : std::string("saliency");
+    showBusy(tr("Writing the AI reading as DICOM..."));
+    auto* watcher = new QFutureWatcher<std::pair<QStringList, QString>>(this);
+    connect(watcher, &QFutureWatcher<std::pair<QStringList, QString>>::finished, this,
+            [this, watcher, destination] {
+                const auto [files, error] = watcher->result();
+                watcher->deleteLater();
+                if (!error.isEmpty()) {
+                    showIdle(tr("Could not write the AI reading: %1").arg(error));
+                } else if (destination) {
+                    showBusy(tr("Sending the AI reading to %1...")
+                                 .arg(QString::fromStdString(destination->address())));
+                    m_pacs->send(*destination, files);
+                } else {
+                    showIdle(tr("Wrote %1 DICOM object(s) of the AI reading").arg(files.size()));
+                }
+                Q_EMIT aiResultsWritten(files, error);
+            });
+    watcher->setFuture(QtConcurrent::run([=]() mutable -> std::pair<QStringList, QString> {
+        QStringList files;
+        try {
+            const QDir dir(folder);
+            QDir().mkpath(folder);
+            ResultSeries series;
+            if (capture.width > 0 && slice >= 0 && std::size_t(slice) < images.size()) {
+                ImageClassification& shown = images[std::size_t(slice)];
+                const WrittenObject sc = writeSaliencyCapture(
+                    shown.sourcePath, shown.frame, capture, description,
+                    dir.filePath(QStringLiteral("saliency-capture.dcm")).toStdString());
+                shown.saliencyCapturePath = sc.path;
+                shown.saliencyMethod = description;
+                files << QString::fromStdString(sc.path);
+                if (const auto pm = writeSaliencyParametricMap(
+                        shown.sourcePath, shown.frame, overlay->width, overlay->height,
+                        overlay->values, description,
+                        dir.filePath(QStringLiteral("saliency-map.dcm")).toStdString())) {
+                    files << QString::fromStdString(pm->path);
+                }
+            }
+            const WrittenObject sr = writeClassificationReport(
+                images, model, dir.filePath(QStringLiteral("classification-sr.dcm")).toStdString(),
+                series);
+            files.prepend(QString::fromStdString(sr.path));
+        } catch (const std::exception& e) {
+            return {files, QString::fromStdString(e.what())};
+        }
+        return {files, QString()};
+    }));
+}
+
 void MainWindow::exportStudyDeidentifiedTo(const QString& folder) {
     const auto& index = m_treeModel->studyIndex();
     const std::string seriesUid = currentSeriesUid().toStdString();
@@ -1401,9 +1523,8 @@ void MainWindow::exportStudyDeidentifiedTo(const QString& folder) {
         for (const PatientEntry& patient : index->patients) {
             for (const StudyEntry& study : patient.studies) {
                 const bool shown =
-                    std::any_of(study.series.begin(), study.series.end(), [&](const auto& s) {
-                        return s.seriesInstanceUid == seriesUid;
-                    });
+                    std::any_of(study.series.begin(), study.series.end(),
+                                [&](const auto& s) { return s.seriesInstanceUid == seriesUid; });
                 for (const SeriesEntry& series : study.series) {
                     if (shown) {
                         const auto paths = series.paths();

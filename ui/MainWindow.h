@@ -114,6 +114,13 @@ public:
     /// every file of the active viewport's study into `folder`, in the background;
     /// studyDeidentified() tells the outcome and Problems lists the warnings (burned-in text).
     void exportStudyDeidentifiedTo(const QString& folder);
+    /// Writes the AI reading of the active viewport's series as DICOM into `folder`, in the
+    /// background: the classification as a Structured Report (every slice's probabilities,
+    /// the model's id, version and weights hash), and when a saliency overlay is shown, a
+    /// Secondary Capture of it as drawn and a Parametric Map where the geometry allows. With
+    /// `nodeName` (a configured node) the objects are then sent there. aiResultsWritten() tells
+    /// the outcome.
+    void saveAiResultsTo(const QString& folder, const QString& nodeName = {});
     /// Writes the active viewport's volume (.nii.gz, .nii, .nrrd, .mha) in the background;
     /// seriesExported() tells the outcome.
     void exportSeriesTo(const QString& path);
@@ -147,6 +154,8 @@ Q_SIGNALS:
     void thumbnailShown(const QString& seriesInstanceUid);
     /// exportSeriesTo() finished: `error` is empty on success.
     void seriesExported(const QString& path, const QString& error);
+    /// saveAiResultsTo() finished: the files written, or the reason nothing was.
+    void aiResultsWritten(const QStringList& files, const QString& error);
     /// exportStudyDeidentifiedTo() finished: `files` written, `failures` not (with reasons).
     void studyDeidentified(const QString& folder, int files, const QStringList& failures);
 

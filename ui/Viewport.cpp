@@ -11,6 +11,7 @@
 #include <QWheelEvent>
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 
 namespace radiolens {
@@ -655,32 +656,60 @@ bool Viewport::saliencyShown() const {
            m_saliency->width == int(m_mapping.width) && m_saliency->height == int(m_mapping.height);
 }
 
+void Viewport::prepareSaliencyImage() {
+    if (!m_saliencyImage.isNull() || !m_saliency) {
+        return;
+    }
+    // One colour per map value: a table of 256, then one lookup per pixel.
+    QRgb table[256];
+    const int alpha = int(std::lround(255.0 * m_saliencyOpacity));
+    for (int i = 0; i < 256; ++i) {
+        const double v = i / 255.0;
+        const QRgb c = saliencyColour(m_saliencyColours, v);
+        table[i] = v + 1e-9 < m_saliencyThreshold || alpha == 0
+                       ? 0
+                       : qPremultiply(qRgba(qRed(c), qGreen(c), qBlue(c), alpha));
+    }
+    m_saliencyImage =
+        QImage(m_saliency->width, m_saliency->height, QImage::Format_ARGB32_Premultiplied);
+    for (int y = 0; y < m_saliency->height; ++y) {
+        auto* line = reinterpret_cast<QRgb*>(m_saliencyImage.scanLine(y));
+        const float* values =
+            m_saliency->values.data() + std::size_t(y) * std::size_t(m_saliency->width);
+        for (int x = 0; x < m_saliency->width; ++x) {
+            line[x] = table[std::clamp(int(values[x] * 255.0f + 0.5f), 0, 255)];
+        }
+    }
+}
+
+RenderedSlice Viewport::saliencyCapture() {
+    RenderedSlice out;
+    if (!saliencyShown() || m_image.isNull()) {
+        return out;
+    }
+    prepareSaliencyImage();
+    QImage picture = m_image.convertToFormat(QImage::Format_RGB32);
+    {
+        QPainter painter(&picture);
+        painter.drawImage(QPointF(0, 0), m_saliencyImage);
+    }
+    picture = picture.convertToFormat(QImage::Format_RGB888);
+    out.width = picture.width();
+    out.height = picture.height();
+    out.channels = 3;
+    out.pixels.resize(std::size_t(out.width) * std::size_t(out.height) * 3);
+    for (int y = 0; y < out.height; ++y) {
+        std::memcpy(out.pixels.data() + std::size_t(y) * std::size_t(out.width) * 3,
+                    picture.constScanLine(y), std::size_t(out.width) * 3);
+    }
+    return out;
+}
+
 void Viewport::drawSaliency(QPainter& painter) {
     if (!saliencyShown()) {
         return;
     }
-    if (m_saliencyImage.isNull()) {
-        // One colour per map value: a table of 256, then one lookup per pixel.
-        QRgb table[256];
-        const int alpha = int(std::lround(255.0 * m_saliencyOpacity));
-        for (int i = 0; i < 256; ++i) {
-            const double v = i / 255.0;
-            const QRgb c = saliencyColour(m_saliencyColours, v);
-            table[i] = v + 1e-9 < m_saliencyThreshold || alpha == 0
-                           ? 0
-                           : qPremultiply(qRgba(qRed(c), qGreen(c), qBlue(c), alpha));
-        }
-        m_saliencyImage =
-            QImage(m_saliency->width, m_saliency->height, QImage::Format_ARGB32_Premultiplied);
-        for (int y = 0; y < m_saliency->height; ++y) {
-            auto* line = reinterpret_cast<QRgb*>(m_saliencyImage.scanLine(y));
-            const float* values =
-                m_saliency->values.data() + std::size_t(y) * std::size_t(m_saliency->width);
-            for (int x = 0; x < m_saliency->width; ++x) {
-                line[x] = table[std::clamp(int(values[x] * 255.0f + 0.5f), 0, 255)];
-            }
-        }
-    }
+    prepareSaliencyImage();
     painter.save();
     const auto a = m_transform.qtAffine();
     painter.setTransform(QTransform(a[0], a[1], a[2], a[3], a[4], a[5]));

@@ -128,6 +128,10 @@ public:
     bool saliencyShown() const;
     /// The colour of map value `v` (0..1) in `colours`, opaque.
     static QRgb saliencyColour(SaliencyColours colours, double v);
+    /// The shown slice at its own pixel size, in the current window, with the saliency overlay
+    /// blended as drawn (colours, opacity, threshold): what a Secondary Capture of the reading
+    /// holds. Empty (width 0) when no overlay is shown.
+    RenderedSlice saliencyCapture();
 
     // ---- crosshair (MPR)
     void setCrosshairEnabled(bool enabled);
@@ -192,6 +196,8 @@ private:
     void drawCrosshair(QPainter& painter);
     void drawScaleBar(QPainter& painter);
     void drawSaliency(QPainter& painter);
+    /// Builds m_saliencyImage (one colour per map value) if needed.
+    void prepareSaliencyImage();
     void drawSaliencyLegend(QPainter& painter);
     void finishDrawing();
     /// The measurement the tool would make of image points `points` on this slice.

@@ -5,6 +5,7 @@
 // cannot be used refused with the reason. Real widgets on the offscreen platform.
 
 #include "core/dicom/DemoStudy.h"
+#include "core/dicom/StudyIndexer.h"
 #include "core/ml/MlRuntime.h"
 #include "core/tasks/AiReadingService.h"
 #include "ui/AiPanel.h"
@@ -13,6 +14,9 @@
 #include "ui/Viewport.h"
 
 #include <QApplication>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QStandardPaths>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -20,6 +24,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 namespace fs = std::filesystem;
 using namespace radiolens;
@@ -237,6 +242,66 @@ TEST_F(AiReading, ASeriesIsClassifiedPerSliceAndTheShownSliceExplained) {
     panel->setMethod(SaliencyMethod::Occlusion);
     ASSERT_TRUE(overlay.wait(60000));
     EXPECT_EQ(view->saliency()->title, QStringLiteral("Occlusion: lesion"));
+}
+
+TEST_F(AiReading, TheReadingIsSavedAsDicomInTheStudyAndPassesDciodvfy) {
+    MainWindow window;
+    window.resize(1400, 900);
+    window.show();
+    QSignalSpy loaded(&window, &MainWindow::seriesLoaded);
+    window.openPaths({QString::fromStdString(m_demo.folder)});
+    ASSERT_TRUE(loaded.wait(20000));
+    AiPanel* panel = window.aiPanel();
+    QSignalSpy shown(panel, &AiPanel::resultShown);
+    QSignalSpy overlay(panel, &AiPanel::overlayShown);
+    window.openModel(model("ct-model", {"CT"}));
+    ASSERT_TRUE(shown.wait(30000)) << panel->statusText().toStdString();
+    ASSERT_TRUE(overlay.count() > 0 || overlay.wait(30000));
+
+    // What the overlay looks like is what the capture holds, at the slice's own size.
+    const RenderedSlice capture = window.activeViewport()->saliencyCapture();
+    EXPECT_EQ(capture.width, 64);
+    EXPECT_EQ(capture.channels, 3);
+
+    const QString folder = QString::fromStdString((m_root / "ai-dicom").string());
+    QSignalSpy written(&window, &MainWindow::aiResultsWritten);
+    window.saveAiResultsTo(folder);
+    ASSERT_TRUE(written.wait(30000));
+    ASSERT_TRUE(written.at(0).at(1).toString().isEmpty())
+        << written.at(0).at(1).toString().toStdString();
+    const QStringList files = written.at(0).at(0).toStringList();
+    // The report, the capture of the overlay, and the float map (the CT has its geometry).
+    ASSERT_EQ(files.size(), 3) << files.join(", ").toStdString();
+    const StudyIndex index = StudyIndexer().index({folder.toStdString()});
+    ASSERT_EQ(index.patients.size(), 1U);
+    ASSERT_EQ(index.patients[0].studies.size(), 1U);
+    const Volume& shownVolume = *window.activeViewport()->volume();
+    EXPECT_EQ(index.patients[0].studies[0].studyInstanceUid, shownVolume.studyInstanceUid);
+    std::set<std::string> sopClasses;
+    for (const auto* series : index.allSeries()) {
+        for (const auto& instance : series->instances) {
+            sopClasses.insert(instance.sopClassUid);
+        }
+    }
+    EXPECT_EQ(sopClasses,
+              (std::set<std::string>{"1.2.840.10008.5.1.4.1.1.30",       // Parametric Map
+                                     "1.2.840.10008.5.1.4.1.1.7",        // Secondary Capture
+                                     "1.2.840.10008.5.1.4.1.1.88.33"})); // Comprehensive SR
+    const QString dciodvfy = QStandardPaths::findExecutable(QStringLiteral("dciodvfy"));
+    if (dciodvfy.isEmpty()) {
+        GTEST_SKIP() << "dciodvfy is not installed (apt-get install dicom3tools; issue 8)";
+    }
+    for (const QString& file : files) {
+        QProcess check;
+        check.start(dciodvfy, {file});
+        ASSERT_TRUE(check.waitForFinished(30000));
+        const QString report =
+            QString::fromUtf8(check.readAllStandardError() + check.readAllStandardOutput());
+        EXPECT_FALSE(report.contains(
+            QRegularExpression(QStringLiteral("^Error"), QRegularExpression::MultilineOption)))
+            << file.toStdString() << "\n"
+            << report.toStdString();
+    }
 }
 
 TEST_F(AiReading, ModelsThatCannotReadTheSeriesSayWhy) {
