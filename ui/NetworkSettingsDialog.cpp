@@ -22,7 +22,12 @@ namespace radiolens {
 
 namespace {
 
-enum Column { Name, AeTitle, Host, Port, Retrieve, Columns };
+enum Column { Name, AeTitle, Host, Port, Retrieve, TlsCa, Columns };
+
+/// The TLS CA cell also carries the node's client certificate and key (set in the settings
+/// file), so that editing the table keeps them.
+constexpr int kCertificateRole = Qt::UserRole;
+constexpr int kKeyRole = Qt::UserRole + 1;
 
 QSpinBox* spin(int lo, int hi, int value, const QString& suffix = {}) {
     auto* box = new QSpinBox;
@@ -68,8 +73,11 @@ NetworkSettingsDialog::NetworkSettingsDialog(PacsService& service, QWidget* pare
     own->addRow(tr("Response timeout:"), m_responseTimeout);
 
     m_nodes = new QTableWidget(0, Columns);
-    m_nodes->setHorizontalHeaderLabels(
-        {tr("Name"), tr("AE title"), tr("Host"), tr("Port"), tr("Retrieve with")});
+    m_nodes->setHorizontalHeaderLabels({tr("Name"), tr("AE title"), tr("Host"), tr("Port"),
+                                        tr("Retrieve with"), tr("TLS CA file")});
+    m_nodes->horizontalHeaderItem(TlsCa)->setToolTip(
+        tr("PEM file of the certificate authority that vouches for the node: when set, Radiolens "
+           "talks DICOM over TLS and verifies the node's certificate; empty: plain TCP"));
     m_nodes->horizontalHeader()->setStretchLastSection(true);
     m_nodes->setSelectionBehavior(QAbstractItemView::SelectRows);
     for (const DicomNode& node : s.nodes) {
@@ -119,7 +127,7 @@ NetworkSettingsDialog::NetworkSettingsDialog(PacsService& service, QWidget* pare
     layout->addLayout(nodeButtons);
     layout->addWidget(m_status);
     layout->addWidget(buttons);
-    resize(640, 520);
+    resize(760, 520);
 }
 
 void NetworkSettingsDialog::addNode(const DicomNode& node) {
@@ -133,6 +141,14 @@ void NetworkSettingsDialog::addNode(const DicomNode& node) {
     method->addItems({tr("C-GET"), tr("C-MOVE")});
     method->setCurrentIndex(node.retrieveWithMove ? 1 : 0);
     m_nodes->setCellWidget(row, Retrieve, method);
+    auto* tls = new QTableWidgetItem(QString::fromStdString(node.tlsCaFile));
+    tls->setData(kCertificateRole, QString::fromStdString(node.tlsCertificateFile));
+    tls->setData(kKeyRole, QString::fromStdString(node.tlsKeyFile));
+    if (!node.tlsCertificateFile.empty()) {
+        tls->setToolTip(
+            tr("Our client certificate: %1").arg(QString::fromStdString(node.tlsCertificateFile)));
+    }
+    m_nodes->setItem(row, TlsCa, tls);
 }
 
 NetworkSettings NetworkSettingsDialog::settingsShown() const {
@@ -177,6 +193,12 @@ NetworkSettings NetworkSettingsDialog::settingsShown() const {
         }
         if (const auto* method = qobject_cast<QComboBox*>(m_nodes->cellWidget(row, Retrieve))) {
             node.retrieveWithMove = method->currentIndex() == 1;
+        }
+        node.tlsCaFile = cell(TlsCa).toStdString();
+        if (const QTableWidgetItem* tls = m_nodes->item(row, TlsCa);
+            tls && !node.tlsCaFile.empty()) {
+            node.tlsCertificateFile = tls->data(kCertificateRole).toString().toStdString();
+            node.tlsKeyFile = tls->data(kKeyRole).toString().toStdString();
         }
         s.nodes.push_back(node);
     }

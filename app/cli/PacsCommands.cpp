@@ -35,6 +35,7 @@ namespace fs = std::filesystem;
 
 const char* kPacsHelp =
     R"(usage: radiolens-cli pacs SUBCOMMAND --node NODE [--aet OWN_AET] [options]
+                            [--tls-ca FILE [--tls-cert FILE --tls-key FILE]]
 
 Talks to a DICOM node (an archive such as Orthanc, dcm4chee, a hospital PACS).
 NODE is AET@HOST:PORT, or the name of a node in the network settings (--settings).
@@ -53,7 +54,8 @@ Subcommands:
   move --study UID [--series UID] --to DIR --port N
                                 C-MOVE: the node sends the study to Radiolens's own listener,
                                 started on port N as OWN_AET for the transfer (the node must
-                                know OWN_AET at this host and port).
+                                know OWN_AET at this host and port). That listener speaks plain
+                                TCP, even when the request goes over TLS.
   store PATH...                 C-STORE files and folders (recursively) to the node.
 
 Options:
@@ -65,11 +67,19 @@ Options:
                      (get, move; default: the user's store)
   --json             machine-readable output
 
+TLS (DICOM secure transport, PS3.15 Annex B; override the node's settings):
+  --tls-ca FILE      talk TLS and trust the node's certificate only when issued by a CA in
+                     FILE (PEM); the node's certificate is always verified
+  --tls-cert FILE    our certificate (PEM), for nodes that require client certificates
+  --tls-key FILE     its private key (PEM, unencrypted); with --tls-cert
+
 A retrieval cut off (dropped connection, a node that stops answering) exits 1 with the reason;
 the study is recorded as incomplete in the store and a retry fetches only what is missing.
 )";
 
-const char* kListenHelp = R"(usage: radiolens-cli listen --aet AET --port N --to DIR [--store DB]
+const char* kListenHelp =
+    R"(usage: radiolens-cli listen --aet AET --port N --to DIR [--store DB]
+                            [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
 
 Receives DICOM instances pushed to Radiolens (C-STORE, and C-ECHO) and files each as
 DIR/STUDY_UID/SOP_UID.dcm, printing one line per instance. Runs until interrupted (Ctrl+C or
@@ -78,6 +88,10 @@ SIGTERM). With --store, every received study is indexed into the store.
 Options:
   --timeout S        seconds to wait for a sender's next message (default 30)
   --any-called-aet   accept associations that call another AE title
+  --tls-cert FILE    listen with TLS (DICOM secure transport) using this certificate (PEM);
+                     senders must then speak TLS
+  --tls-key FILE     the certificate's private key (PEM, unencrypted)
+  --tls-ca FILE      require senders to present a certificate issued by a CA in FILE (PEM)
 )";
 
 std::atomic<bool> g_interrupted{false};
@@ -106,6 +120,29 @@ DicomNode nodeOf(const std::string& command, const Arguments& args,
     } catch (const std::invalid_argument& e) {
         usageError(command, std::string(e.what()) + " and no configured node has that name");
     }
+}
+
+/// `node` with the TLS files given on the command line (which override the settings').
+DicomNode withTlsOptions(const std::string& command, const Arguments& args, DicomNode node) {
+    if (args.has("--tls-cert") != args.has("--tls-key")) {
+        usageError(command, "--tls-cert and --tls-key go together");
+    }
+    if (args.has("--tls-ca")) {
+        node.tlsCaFile = args.get("--tls-ca");
+    }
+    if (args.has("--tls-cert")) {
+        node.tlsCertificateFile = args.get("--tls-cert");
+        node.tlsKeyFile = args.get("--tls-key");
+    }
+    if (!node.tlsCertificateFile.empty() && node.tlsCaFile.empty()) {
+        usageError(command, "--tls-cert needs --tls-ca (the CA that vouches for the node)");
+    }
+    for (std::string* file : {&node.tlsCaFile, &node.tlsCertificateFile, &node.tlsKeyFile}) {
+        if (!file->empty()) {
+            *file = fs::absolute(*file).lexically_normal().string();
+        }
+    }
+    return node;
 }
 
 NetworkTimeouts timeoutsOf(const std::string& command, const Arguments& args,
@@ -221,7 +258,7 @@ int runRetrieve(const std::string& command, const Arguments& args, bool useMove)
         usageError(command, "--port N is required: Radiolens listens there for the node's C-STORE");
     }
     const NetworkSettings settings = settingsOf(args);
-    const DicomNode node = nodeOf(command, args, settings);
+    const DicomNode node = withTlsOptions(command, args, nodeOf(command, args, settings));
     const std::string ownAe = ownAeOf(args, settings);
     RetrieveRequest request;
     request.studyInstanceUid = args.get("--study");
@@ -308,7 +345,7 @@ int runPacs(const std::vector<std::string>& argv) {
         parse(command, std::vector<std::string>(argv.begin() + 1, argv.end()), {"--help", "--json"},
               {"--node", "--aet", "--timeout", "--connect-timeout", "--settings", "--level",
                "--patient-name", "--patient-id", "--date", "--modality", "--accession", "--study",
-               "--series", "--to", "--port", "--store"});
+               "--series", "--to", "--port", "--store", "--tls-ca", "--tls-cert", "--tls-key"});
     if (args.has("--help")) {
         std::cout << kPacsHelp;
         return 0;
@@ -317,7 +354,7 @@ int runPacs(const std::vector<std::string>& argv) {
         return runRetrieve(command, args, sub == "move");
     }
     const NetworkSettings settings = settingsOf(args);
-    const DicomNode node = nodeOf(command, args, settings);
+    const DicomNode node = withTlsOptions(command, args, nodeOf(command, args, settings));
     PacsClient client(node, ownAeOf(args, settings), timeoutsOf(command, args, settings));
     try {
         if (sub == "echo") {
@@ -408,8 +445,9 @@ int runPacs(const std::vector<std::string>& argv) {
 
 int runListen(const std::vector<std::string>& argv) {
     const std::string command = "listen";
-    const Arguments args = parse(command, argv, {"--help", "--any-called-aet"},
-                                 {"--aet", "--port", "--to", "--store", "--timeout"});
+    const Arguments args = parse(
+        command, argv, {"--help", "--any-called-aet"},
+        {"--aet", "--port", "--to", "--store", "--timeout", "--tls-cert", "--tls-key", "--tls-ca"});
     if (args.has("--help")) {
         std::cout << kListenHelp;
         return 0;
@@ -422,6 +460,20 @@ int runListen(const std::vector<std::string>& argv) {
     options.checkCalledAeTitle = !args.has("--any-called-aet");
     if (args.has("--timeout")) {
         options.responseTimeoutSeconds = positiveInt(command, args, "--timeout", 1, 3600);
+    }
+    if (args.has("--tls-cert") != args.has("--tls-key")) {
+        usageError(command, "--tls-cert and --tls-key go together");
+    }
+    if (args.has("--tls-ca") && !args.has("--tls-cert")) {
+        usageError(command, "--tls-ca needs --tls-cert and --tls-key (the listener's own "
+                            "certificate)");
+    }
+    if (args.has("--tls-cert")) {
+        options.tlsCertificateFile = fs::absolute(args.get("--tls-cert")).string();
+        options.tlsKeyFile = fs::absolute(args.get("--tls-key")).string();
+    }
+    if (args.has("--tls-ca")) {
+        options.tlsCaFile = fs::absolute(args.get("--tls-ca")).string();
     }
     std::mutex mutex;
     std::set<std::string> studies;
@@ -439,8 +491,12 @@ int runListen(const std::vector<std::string>& argv) {
     }
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
-    std::fprintf(stderr, "listening as %s on port %d, storing into %s\n", options.aeTitle.c_str(),
-                 options.port, options.folder.c_str());
+    std::fprintf(stderr, "listening as %s on port %d%s, storing into %s\n", options.aeTitle.c_str(),
+                 options.port,
+                 options.usesTls()
+                     ? (options.tlsCaFile.empty() ? " (TLS)" : " (TLS, client certificates)")
+                     : "",
+                 options.folder.c_str());
     while (!g_interrupted && listener.running()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

@@ -9,11 +9,15 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/diutil.h>
 #include <dcmtk/dcmnet/scu.h>
+#include <dcmtk/dcmtls/tlslayer.h>
+#include <openssl/err.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -69,12 +73,104 @@ int number(DcmItem& item, const DcmTagKey& key) {
     return std::atoi(value.c_str());
 }
 
+bool contains(const std::string& text, const char* part) {
+    return text.find(part) != std::string::npos;
+}
+
+/// The TLS alerts OpenSSL queued on this thread, oldest first, and empties the queue. A
+/// server that refuses our certificate after a TLS 1.3 handshake says why only here: DCMTK
+/// reports the closed connection.
+std::string openSslAlerts() {
+    std::string alerts;
+    for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
+        const char* reason = ERR_reason_error_string(e);
+        if (reason != nullptr && contains(reason, "alert")) {
+            alerts += (alerts.empty() ? "" : "; ") + std::string(reason);
+        }
+    }
+    return alerts;
+}
+
+/// The TLS layer of an association with `remote` (client role): trusts the node's CA file,
+/// presents our certificate when one is set, requires and verifies the server's certificate
+/// and offers the DICOM non-downgrading BCP 195 profile (TLS 1.2 or newer, AES-GCM with forward
+/// secrecy). Throws NetworkError("<node>: TLS: <reason>").
+std::unique_ptr<DcmTLSTransportLayer> clientTls(const DicomNode& remote) {
+    const std::string prefix = remote.address() + ": TLS: ";
+    auto fail = [&](const std::string& reason) {
+        throw NetworkError(prefix + reason);
+    };
+    const auto requireReadable = [&](const std::string& path, const std::string& what) {
+        if (!std::ifstream(path).good()) {
+            fail("cannot read " + what + " '" + path + "'");
+        }
+    };
+    requireReadable(remote.tlsCaFile, "the CA certificate file");
+    if (remote.tlsCertificateFile.empty() != remote.tlsKeyFile.empty()) {
+        fail("our certificate and our private key go together; set both or neither");
+    }
+    if (!remote.tlsCertificateFile.empty()) {
+        requireReadable(remote.tlsCertificateFile, "our certificate file");
+        requireReadable(remote.tlsKeyFile, "our private key file");
+    }
+    // OpenSSL's library set-up is not thread-safe in old versions: once per process.
+    static std::once_flag openSsl;
+    std::call_once(openSsl, [] { DcmTLSTransportLayer::initializeOpenSSL(); });
+    auto tls = std::make_unique<DcmTLSTransportLayer>(NET_REQUESTOR, nullptr, OFFalse);
+    if (!*tls) {
+        fail("OpenSSL could not create a TLS context");
+    }
+    // OpenSSL 1.1.1 and newer seed themselves from the operating system; this checks it.
+    tls->seedPRNG(nullptr);
+    if (!tls->canWriteRandomSeed()) {
+        fail("OpenSSL's random number generator is not seeded");
+    }
+    OFCondition cond = tls->addTrustedCertificateFile(remote.tlsCaFile.c_str(), DCF_Filetype_PEM);
+    if (cond.bad()) {
+        fail("'" + remote.tlsCaFile + "' holds no PEM certificate (" + cond.text() + ")");
+    }
+    if (!remote.tlsCertificateFile.empty()) {
+        // An encrypted key fails to load instead of asking for a password on the console.
+        tls->setPrivateKeyPasswd("");
+        cond = tls->setCertificateFile(remote.tlsCertificateFile.c_str(), DCF_Filetype_PEM);
+        if (cond.bad()) {
+            fail("cannot load our certificate '" + remote.tlsCertificateFile + "' (" + cond.text() +
+                 ")");
+        }
+        cond = tls->setPrivateKeyFile(remote.tlsKeyFile.c_str(), DCF_Filetype_PEM);
+        if (cond.bad() && contains(cond.text(), "mismatch")) {
+            fail("'" + remote.tlsKeyFile + "' is not the private key of '" +
+                 remote.tlsCertificateFile + "'");
+        }
+        if (cond.bad()) {
+            fail("cannot load our private key '" + remote.tlsKeyFile +
+                 "' (an unencrypted PEM key is needed): " + cond.text());
+        }
+        if (!tls->checkPrivateKeyMatchesCertificate()) {
+            fail("'" + remote.tlsKeyFile + "' is not the private key of '" +
+                 remote.tlsCertificateFile + "'");
+        }
+    }
+    tls->setCertificateVerification(DCV_requireCertificate);
+    cond = tls->setTLSProfile(TSP_Profile_BCP195_ND);
+    if (cond.good()) {
+        cond = tls->activateCipherSuites();
+    }
+    if (cond.bad()) {
+        fail(std::string("cannot set the BCP 195 cipher suites: ") + cond.text());
+    }
+    return tls;
+}
+
 /// A DcmSCU configured for one remote, with the failures it meets turned into NetworkErrors.
 class Scu : public DcmSCU {
 public:
     Scu(const DicomNode& remote, const std::string& ownAeTitle, const NetworkTimeouts& timeouts)
         : m_remote(remote) {
         initialiseDcmtk();
+        if (remote.usesTls()) {
+            m_tls = clientTls(remote);
+        }
         setAETitle(ownAeTitle.c_str());
         setPeerAETitle(remote.aeTitle.c_str());
         setPeerHostName(remote.host.c_str());
@@ -90,13 +186,21 @@ public:
         if (isConnected()) {
             abortAssociation();
         }
+        // The network refers to the TLS layer, which goes before DcmSCU's destructor runs.
+        freeNetwork();
     }
 
     std::string who() const { return m_remote.address(); }
 
     /// Opens the association; throws a NetworkError that says what the remote refused.
     void connect(const std::string& what) {
+        if (m_tls) {
+            ERR_clear_error(); // what is queued afterwards is this connection's
+        }
         OFCondition cond = initNetwork();
+        if (cond.good() && m_tls) {
+            cond = useSecureConnection(m_tls.get());
+        }
         if (cond.good()) {
             cond = negotiateAssociation();
         }
@@ -142,11 +246,70 @@ private:
                    "AE title '" +
                    m_remote.aeTitle + "' right?): " + reason;
         }
+        if (m_tls) {
+            const std::string alerts = openSslAlerts();
+            return describeTlsFailure(alerts.empty() ? reason : alerts + "; " + reason);
+        }
+        if (contains(reason, "Unrecognized PDU type: 21") ||
+            contains(reason, "Unrecognized PDU type: 22")) {
+            // 21 and 22 begin TLS alert and handshake records.
+            return "cannot connect: " + reason +
+                   " (the node answered in TLS: give its CA certificate file)";
+        }
+        if (cond == DUL_READTIMEOUT || cond == DUL_NETWORKCLOSED ||
+            cond == DUL_PEERABORTEDASSOCIATION || contains(reason, "reset by peer")) {
+            // A TLS server drops (or ignores) a plain association request.
+            return "cannot connect: " + reason +
+                   " (the connection was accepted and then closed or left unanswered; if the "
+                   "node uses TLS, give its CA certificate file)";
+        }
         return "cannot connect: " + reason;
+    }
+
+    /// DCMTK reports handshake failures as OpenSSL's reason text; say which side refused what.
+    std::string describeTlsFailure(const std::string& reason) const {
+        if (contains(reason, "certificate verify failed") || contains(reason, "local issuer") ||
+            contains(reason, "self-signed") || contains(reason, "self signed") ||
+            contains(reason, "certificate has expired") || contains(reason, "not yet valid")) {
+            return "TLS: the server's certificate is not trusted by " + m_remote.tlsCaFile + " (" +
+                   reason + ")";
+        }
+        if (contains(reason, "certificate required")) {
+            return "TLS: the node requires a client certificate; set our certificate and key (" +
+                   reason + ")";
+        }
+        if (contains(reason, "handshake failure") || contains(reason, "unknown ca") ||
+            contains(reason, "bad certificate") || contains(reason, "certificate unknown") ||
+            contains(reason, "access denied") || contains(reason, "decrypt error")) {
+            return std::string("TLS: the node refused ") +
+                   (m_remote.tlsCertificateFile.empty()
+                        ? "us: it may require a client certificate (set our certificate and key)"
+                        : "our certificate " + m_remote.tlsCertificateFile) +
+                   " (" + reason + ")";
+        }
+        if (contains(reason, "wrong version number") || contains(reason, "packet length") ||
+            contains(reason, "unexpected eof") || contains(reason, "record layer") ||
+            contains(reason, "http request")) {
+            return "TLS: the handshake failed; does the node speak TLS on this port? (" + reason +
+                   ")";
+        }
+        if (contains(reason, "Peer aborted") || contains(reason, "reset by peer") ||
+            contains(reason, "Broken pipe") || contains(reason, "closed")) {
+            // The handshake went through; a TLS 1.3 server checks our certificate after it and
+            // hangs up, and its alert is lost when the hang-up comes first.
+            return "TLS: the node closed the connection after the TLS handshake; " +
+                   (m_remote.tlsCertificateFile.empty()
+                        ? std::string("it may require a client certificate (set our certificate "
+                                      "and key)")
+                        : "it may not accept our certificate " + m_remote.tlsCertificateFile) +
+                   " (" + reason + ")";
+        }
+        return "TLS: cannot connect: " + reason;
     }
 
     DicomNode m_remote;
     int m_responseSeconds = 30;
+    std::unique_ptr<DcmTLSTransportLayer> m_tls; ///< owned; the network refers to it
 };
 
 /// The retrieving SCU: files arrive straight on disk (bit-preserving), are moved to their

@@ -18,6 +18,17 @@ struct ListenerOptions {
     int responseTimeoutSeconds = 30;
     /// Refuse associations that call another AE title.
     bool checkCalledAeTitle = true;
+    /// TLS (DICOM PS3.15 Annex B): the listener's certificate and private key (PEM files,
+    /// the key unencrypted). Both empty: plain TCP; then every sender must speak TLS.
+    std::string tlsCertificateFile;
+    std::string tlsKeyFile;
+    /// With TLS: when set, senders must present a certificate issued by a CA in this PEM file;
+    /// when empty, senders are not asked for a certificate.
+    std::string tlsCaFile;
+
+    bool usesTls() const { return !tlsCertificateFile.empty(); }
+    /// The listener of `settings`: own AE title, port, incoming folder, timeout and TLS files.
+    static ListenerOptions fromSettings(const NetworkSettings& settings);
 };
 
 /// One received instance: where it is and whose it is.
@@ -32,9 +43,11 @@ struct ReceivedInstance {
 /// reads, and stores what arrives bit for bit (the file meta header is written anew). Files are
 /// written beside their place and renamed into it, so a reader never sees half a file.
 ///
-/// start() binds the port (and throws NetworkError naming it when that fails) and serves
-/// associations one after another on a thread of its own until stop(). `received` is called on
-/// that thread after each instance is on disk; it must be quick and thread-safe.
+/// start() binds the port (and throws NetworkError naming it when that fails, or naming the
+/// TLS file that cannot be used) and serves associations one after another on a thread of its
+/// own until stop(). `received` is called on that thread after each instance is on disk; it
+/// must be quick and thread-safe. A sender whose TLS handshake fails is dropped and the
+/// listener goes on.
 class StorageListener {
 public:
     using Received = std::function<void(const ReceivedInstance&)>;

@@ -32,6 +32,37 @@ void checkPort(int port, const std::string& field) {
     }
 }
 
+/// The file name `key` of `object`: absent gives "", present it must be text.
+std::string optionalFile(const JsonValue& object, const std::string& key,
+                         const std::string& where) {
+    const JsonValue* value = object.find(key);
+    if (value == nullptr || value->isNull()) {
+        return {};
+    }
+    if (!value->isString()) {
+        throw std::runtime_error("network settings: '" + where + key + "' must be a file name");
+    }
+    return value->asString();
+}
+
+/// A certificate needs its private key and the reverse; the error names the missing field.
+void checkTlsFiles(const std::string& where, const std::string& certificateKey,
+                   const std::string& certificate, const std::string& keyKey,
+                   const std::string& key) {
+    if (certificate.empty() != key.empty()) {
+        const std::string& missing = certificate.empty() ? certificateKey : keyKey;
+        const std::string& present = certificate.empty() ? keyKey : certificateKey;
+        throw std::runtime_error("network settings: '" + where + missing + "' is needed with '" +
+                                 where + present + "'");
+    }
+}
+
+void writeIfSet(JsonWriter& json, const char* key, const std::string& value) {
+    if (!value.empty()) {
+        json.field(key, value);
+    }
+}
+
 } // namespace
 
 void checkAeTitle(const std::string& aeTitle) {
@@ -79,6 +110,9 @@ std::string NetworkSettings::toJson() const {
     json.field("ownAeTitle", ownAeTitle);
     json.field("listenPort", listenPort);
     json.field("listenerEnabled", listenerEnabled);
+    writeIfSet(json, "listenerTlsCertificateFile", listenerTlsCertificateFile);
+    writeIfSet(json, "listenerTlsKeyFile", listenerTlsKeyFile);
+    writeIfSet(json, "listenerTlsCaFile", listenerTlsCaFile);
     json.field("incomingFolder", incomingFolder);
     json.field("connectTimeoutSeconds", connectTimeoutSeconds);
     json.field("responseTimeoutSeconds", responseTimeoutSeconds);
@@ -90,9 +124,9 @@ std::string NetworkSettings::toJson() const {
         json.field("host", node.host);
         json.field("port", node.port);
         json.field("retrieve", std::string(node.retrieveWithMove ? "move" : "get"));
-        if (!node.tlsCaFile.empty()) {
-            json.field("tlsCaFile", node.tlsCaFile);
-        }
+        writeIfSet(json, "tlsCaFile", node.tlsCaFile);
+        writeIfSet(json, "tlsCertificateFile", node.tlsCertificateFile);
+        writeIfSet(json, "tlsKeyFile", node.tlsKeyFile);
         json.endObject();
     }
     json.endArray();
@@ -122,6 +156,16 @@ NetworkSettings NetworkSettings::fromJson(const std::string& text) {
     if (const JsonValue* enabled = root.find("listenerEnabled")) {
         settings.listenerEnabled = enabled->asBool();
     }
+    settings.listenerTlsCertificateFile = optionalFile(root, "listenerTlsCertificateFile", "");
+    settings.listenerTlsKeyFile = optionalFile(root, "listenerTlsKeyFile", "");
+    settings.listenerTlsCaFile = optionalFile(root, "listenerTlsCaFile", "");
+    checkTlsFiles("", "listenerTlsCertificateFile", settings.listenerTlsCertificateFile,
+                  "listenerTlsKeyFile", settings.listenerTlsKeyFile);
+    if (!settings.listenerTlsCaFile.empty() && settings.listenerTlsCertificateFile.empty()) {
+        throw std::runtime_error("network settings: 'listenerTlsCaFile' needs "
+                                 "'listenerTlsCertificateFile' and 'listenerTlsKeyFile' (the "
+                                 "listener's own TLS certificate)");
+    }
     settings.incomingFolder = fields.optionalText(root, "incomingFolder");
     settings.connectTimeoutSeconds =
         int(fields.optionalNumber(root, "connectTimeoutSeconds", settings.connectTimeoutSeconds));
@@ -144,7 +188,17 @@ NetworkSettings NetworkSettings::fromJson(const std::string& text) {
             }
             node.retrieveWithMove =
                 fields.oneOf(item, "retrieve", {"get", "move"}, "get") == "move";
-            node.tlsCaFile = fields.optionalText(item, "tlsCaFile");
+            node.tlsCaFile = optionalFile(item, "tlsCaFile", where);
+            node.tlsCertificateFile = optionalFile(item, "tlsCertificateFile", where);
+            node.tlsKeyFile = optionalFile(item, "tlsKeyFile", where);
+            checkTlsFiles(where, "tlsCertificateFile", node.tlsCertificateFile, "tlsKeyFile",
+                          node.tlsKeyFile);
+            if (!node.tlsCertificateFile.empty() && node.tlsCaFile.empty()) {
+                throw std::runtime_error("network settings: '" + where +
+                                         "tlsCaFile' is needed with '" + where +
+                                         "tlsCertificateFile' (TLS needs the CA that vouches "
+                                         "for the node)");
+            }
             try {
                 checkAeTitle(node.aeTitle);
             } catch (const std::invalid_argument& e) {

@@ -15,8 +15,15 @@ struct DicomNode {
     /// C-GET retrieves over the query association; C-MOVE asks the remote to send to our
     /// listener (the remote must know our AE title, host and port).
     bool retrieveWithMove = false;
-    /// TLS (DICOM PS3.15 Annex B): certificate files; empty `tlsCaFile` means plain TCP.
+    /// TLS (DICOM PS3.15 Annex B secure transport). Empty `tlsCaFile` means plain TCP; set, it
+    /// is the PEM file of the certificate authorities whose certificates we trust for this node.
     std::string tlsCaFile;
+    /// Our own certificate and private key (PEM), for nodes that require the client to
+    /// authenticate itself (mutual TLS); both or neither, and only with `tlsCaFile`.
+    std::string tlsCertificateFile;
+    std::string tlsKeyFile;
+
+    bool usesTls() const { return !tlsCaFile.empty(); }
 
     /// "AET@HOST:PORT" (what --node takes).
     std::string address() const;
@@ -33,7 +40,12 @@ struct NetworkSettings {
     std::string ownAeTitle = "RADIOLENS";
     int listenPort = 11112;       ///< the C-STORE listener's TCP port
     bool listenerEnabled = false; ///< start the listener with the application
-    std::string incomingFolder;   ///< where retrieved and received files go; empty: default
+    /// The listener's TLS certificate and private key (PEM); both empty: plain TCP.
+    std::string listenerTlsCertificateFile;
+    std::string listenerTlsKeyFile;
+    /// With TLS: when set, senders must present a certificate issued by one of these CAs.
+    std::string listenerTlsCaFile;
+    std::string incomingFolder; ///< where retrieved and received files go; empty: default
     int connectTimeoutSeconds = 10;
     int responseTimeoutSeconds = 30; ///< DIMSE: the longest wait for the remote's next message
     std::vector<DicomNode> nodes;
@@ -42,7 +54,8 @@ struct NetworkSettings {
     std::string incomingFolderOrDefault() const;
 
     std::string toJson() const;
-    /// Throws std::runtime_error naming the field that is wrong.
+    /// Throws std::runtime_error naming the field that is wrong. Files written before TLS
+    /// existed (no TLS fields) load as plain TCP.
     static NetworkSettings fromJson(const std::string& text);
     /// The settings file in the user's data folder (network.json).
     static std::string defaultPath();

@@ -82,10 +82,14 @@ QString PacsService::saveSettings(const NetworkSettings& settings) {
     } catch (const std::exception& e) {
         return QString::fromStdString(e.what());
     }
-    const bool listenerChanged = settings.ownAeTitle != m_settings.ownAeTitle ||
-                                 settings.listenPort != m_settings.listenPort ||
-                                 settings.incomingFolder != m_settings.incomingFolder ||
-                                 settings.listenerEnabled != m_settings.listenerEnabled;
+    const bool listenerChanged =
+        settings.ownAeTitle != m_settings.ownAeTitle ||
+        settings.listenPort != m_settings.listenPort ||
+        settings.incomingFolder != m_settings.incomingFolder ||
+        settings.listenerEnabled != m_settings.listenerEnabled ||
+        settings.listenerTlsCertificateFile != m_settings.listenerTlsCertificateFile ||
+        settings.listenerTlsKeyFile != m_settings.listenerTlsKeyFile ||
+        settings.listenerTlsCaFile != m_settings.listenerTlsCaFile;
     m_settings = settings;
     if (listenerChanged) {
         stopListener();
@@ -285,11 +289,7 @@ QString PacsService::startListener() {
     if (m_listener && m_listener->running()) {
         return {};
     }
-    ListenerOptions options;
-    options.aeTitle = m_settings.ownAeTitle;
-    options.port = m_settings.listenPort;
-    options.folder = m_settings.incomingFolderOrDefault();
-    options.responseTimeoutSeconds = m_settings.responseTimeoutSeconds;
+    const ListenerOptions options = ListenerOptions::fromSettings(m_settings);
     const std::string storePath = m_storePath.toStdString();
     // Received studies are indexed into the store shortly after their last instance.
     auto received = [this, folder = options.folder](const ReceivedInstance& r) {

@@ -60,7 +60,7 @@ bool portOpen(int port) {
 } // namespace
 
 OrthancServer::OrthancServer(const std::string& folder, const std::string& moveAeTitle,
-                             int movePort)
+                             int movePort, const OrthancTls& tls)
     : m_folder(folder)
     , m_dicomPort(freePort())
     , m_httpPort(freePort()) {
@@ -84,9 +84,18 @@ OrthancServer::OrthancServer(const std::string& folder, const std::string& moveA
            << "  \"DicomAlwaysAllowFind\": true,\n"
            << "  \"DicomAlwaysAllowGet\": true,\n"
            << "  \"DicomAlwaysAllowMove\": true,\n"
-           << "  \"DicomModalities\": { \"radiolens\": [\"" << moveAeTitle << "\", \"127.0.0.1\", "
-           << movePort << "] },\n"
-           << "  \"Plugins\": []\n"
+           << "  \"DicomModalities\": { \"radiolens\": { \"AET\": \"" << moveAeTitle
+           << "\", \"Host\": \"127.0.0.1\", \"Port\": " << movePort
+           << ", \"UseDicomTls\": " << (tls.modalityUsesTls ? "true" : "false") << " } },\n";
+    if (tls.enabled()) {
+        config << "  \"DicomTlsEnabled\": true,\n"
+               << "  \"DicomTlsCertificate\": \"" << tls.certificateFile << "\",\n"
+               << "  \"DicomTlsPrivateKey\": \"" << tls.keyFile << "\",\n"
+               << "  \"DicomTlsTrustedCertificates\": \"" << tls.trustedCertificatesFile << "\",\n"
+               << "  \"DicomTlsRemoteCertificateRequired\": "
+               << (tls.remoteCertificateRequired ? "true" : "false") << ",\n";
+    }
+    config << "  \"Plugins\": []\n"
            << "}\n";
     config.close();
     start();

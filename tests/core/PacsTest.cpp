@@ -1,6 +1,9 @@
 // DICOM networking against a real Orthanc on loopback (started and stopped by the test): echo,
 // store, find at every level, C-GET and C-MOVE with pixel data checked byte for byte, the
-// listener, and what a reader sees when the server dies or stops answering mid-retrieve.
+// listener, and what a reader sees when the server dies or stops answering mid-retrieve. DICOM
+// TLS with a throwaway PKI made by the openssl command line: Orthanc requiring client
+// certificates, a client that does not trust the server, plain TCP to a TLS port, and
+// Radiolens's own TLS listener.
 
 #include "core/dicom/PacsClient.h"
 #include "core/dicom/StorageListener.h"
@@ -16,13 +19,16 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 
 namespace fs = std::filesystem;
 using namespace radiolens;
 using radiolens::test::OrthancServer;
+using radiolens::test::OrthancTls;
 
 namespace {
 
@@ -358,6 +364,339 @@ TEST(PacsErrors, TheListenerStoresPushedFilesAndRefusesAnotherCalledAeTitle) {
     EXPECT_EQ(sender.store(files, &failures), 28);
     ASSERT_EQ(failures.size(), 1u);
     EXPECT_NE(failures[0].find("no-such-file.dcm"), std::string::npos);
+    listener.stop();
+    EXPECT_EQ(listener.receivedCount(), 28);
+    ASSERT_EQ(callers.size(), 28u);
+    EXPECT_EQ(callers[0], "SENDER");
+    expectIdenticalToSource(options.folder, sourceFacts().begin()->second.studyUid);
+}
+
+// ---- DICOM TLS -------------------------------------------------------------------------------
+
+namespace {
+
+/// A throwaway PKI made with the openssl command line in the test's private temporary folder
+/// (gone with the test process): a CA, a server certificate for localhost / 127.0.0.1 and a
+/// client certificate it issued, and a second CA that issued neither. RSA 2048, two days.
+struct TestPki {
+    std::string caFile;
+    std::string serverCertificate;
+    std::string serverKey;
+    std::string clientCertificate;
+    std::string clientKey;
+    std::string otherCaFile;
+    std::string error; ///< why it could not be made; empty when it was
+};
+
+bool haveOpenssl() {
+    return std::system("openssl version >/dev/null 2>&1") == 0;
+}
+
+const TestPki& testPki() {
+    static const TestPki pki = [] {
+        TestPki p;
+        const fs::path dir = radiolens::test::scratch("pacs-tls-pki");
+        const std::string log = (dir / "openssl.log").string();
+        const auto path = [&](const char* name) {
+            return (dir / name).string();
+        };
+        const auto run = [&](const std::string& command) {
+            if (p.error.empty() && std::system((command + " >>'" + log + "' 2>&1").c_str()) != 0) {
+                p.error = "openssl failed (" + command + "); see " + log;
+            }
+        };
+        const auto makeCa = [&](const std::string& name, const std::string& subject) {
+            run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=" + subject +
+                "' -keyout '" + path("x.key") + "' -out '" + path("x.pem") + "'");
+            fs::rename(path("x.key"), dir / (name + ".key"));
+            fs::rename(path("x.pem"), dir / (name + ".pem"));
+        };
+        std::ofstream(path("leaf.ext")) << "basicConstraints=CA:FALSE\n"
+                                        << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+        const auto issue = [&](const std::string& name, const std::string& subject) {
+            run("openssl req -newkey rsa:2048 -nodes -subj '/CN=" + subject + "' -keyout '" +
+                path("x.key") + "' -out '" + path("x.csr") + "'");
+            run("openssl x509 -req -in '" + path("x.csr") + "' -CA '" + path("ca.pem") +
+                "' -CAkey '" + path("ca.key") + "' -CAcreateserial -days 2 -extfile '" +
+                path("leaf.ext") + "' -out '" + path("x.pem") + "'");
+            if (p.error.empty()) {
+                fs::rename(path("x.key"), dir / (name + ".key"));
+                fs::rename(path("x.pem"), dir / (name + ".pem"));
+            }
+        };
+        makeCa("ca", "Radiolens test CA");
+        makeCa("other-ca", "Some other CA");
+        issue("server", "localhost");
+        issue("client", "RADIOLENS");
+        p.caFile = path("ca.pem");
+        p.otherCaFile = path("other-ca.pem");
+        p.serverCertificate = path("server.pem");
+        p.serverKey = path("server.key");
+        p.clientCertificate = path("client.pem");
+        p.clientKey = path("client.key");
+        return p;
+    }();
+    return pki;
+}
+
+#define REQUIRE_TEST_PKI()                                                                         \
+    if (!haveOpenssl()) {                                                                          \
+        GTEST_SKIP() << "the openssl command line is not installed (apt-get install openssl); "    \
+                        "the TLS tests make their certificates with it";                           \
+    }                                                                                              \
+    ASSERT_EQ(testPki().error, "");
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+/// The message of the NetworkError that `call` throws ("" when it throws none).
+std::string networkErrorOf(const std::function<void()>& call) {
+    try {
+        call();
+    } catch (const NetworkError& e) {
+        return e.what();
+    }
+    return {};
+}
+
+/// Orthanc with DICOM TLS only on its DICOM port, trusting the test CA and requiring callers to
+/// present a certificate it issued; its C-MOVE to Radiolens's listener goes over TLS too.
+class PacsTls : public ::testing::Test {
+protected:
+    void SetUp() override {
+        REQUIRE_ORTHANC_AND_DATA();
+        REQUIRE_TEST_PKI();
+        m_dir = radiolens::test::scratch(
+            std::string("pacs-tls-") +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        m_listenPort = OrthancServer::freePort();
+        OrthancTls tls;
+        tls.certificateFile = testPki().serverCertificate;
+        tls.keyFile = testPki().serverKey;
+        tls.trustedCertificatesFile = testPki().caFile;
+        tls.remoteCertificateRequired = true;
+        tls.modalityUsesTls = true;
+        m_orthanc = std::make_unique<OrthancServer>((m_dir / "orthanc").string(), kOwnAe,
+                                                    m_listenPort, tls);
+        m_node = DicomNode::parse(m_orthanc->address());
+        m_node.tlsCaFile = testPki().caFile;
+        m_node.tlsCertificateFile = testPki().clientCertificate;
+        m_node.tlsKeyFile = testPki().clientKey;
+    }
+
+    static NetworkTimeouts quick() {
+        NetworkTimeouts t;
+        t.connectSeconds = 3;
+        t.responseSeconds = 3;
+        return t;
+    }
+
+    fs::path m_dir;
+    int m_listenPort = 0;
+    std::unique_ptr<OrthancServer> m_orthanc;
+    DicomNode m_node; ///< Orthanc over TLS, with our client certificate
+};
+
+} // namespace
+
+TEST(PacsTlsSettings, TlsFilesRoundTripOldFilesLoadAndErrorsNameTheField) {
+    NetworkSettings settings;
+    settings.listenerTlsCertificateFile = "/etc/radiolens/listener.pem";
+    settings.listenerTlsKeyFile = "/etc/radiolens/listener.key";
+    settings.listenerTlsCaFile = "/etc/radiolens/senders-ca.pem";
+    DicomNode secure = DicomNode::parse("PACS@pacs.example:2762");
+    secure.tlsCaFile = "/etc/radiolens/hospital-ca.pem";
+    secure.tlsCertificateFile = "/etc/radiolens/radiolens.pem";
+    secure.tlsKeyFile = "/etc/radiolens/radiolens.key";
+    settings.nodes = {secure, DicomNode::parse("PLAIN@127.0.0.1:4242")};
+    const std::string json = settings.toJson();
+    EXPECT_TRUE(contains(json, "\"listenerTlsCertificateFile\"")) << json;
+    EXPECT_TRUE(contains(json, "\"tlsCertificateFile\"")) << json;
+    const NetworkSettings back = NetworkSettings::fromJson(json);
+    EXPECT_EQ(back.listenerTlsCertificateFile, settings.listenerTlsCertificateFile);
+    EXPECT_EQ(back.listenerTlsKeyFile, settings.listenerTlsKeyFile);
+    EXPECT_EQ(back.listenerTlsCaFile, settings.listenerTlsCaFile);
+    ASSERT_EQ(back.nodes.size(), 2u);
+    EXPECT_TRUE(back.nodes[0].usesTls());
+    EXPECT_EQ(back.nodes[0].tlsCaFile, secure.tlsCaFile);
+    EXPECT_EQ(back.nodes[0].tlsCertificateFile, secure.tlsCertificateFile);
+    EXPECT_EQ(back.nodes[0].tlsKeyFile, secure.tlsKeyFile);
+    EXPECT_FALSE(back.nodes[1].usesTls()) << "no CA file: plain TCP";
+    EXPECT_EQ(back.toJson(), json);
+
+    // A file written before TLS existed loads, every node plain TCP.
+    const NetworkSettings old = NetworkSettings::fromJson(
+        R"({"ownAeTitle": "RL", "listenPort": 11112,
+            "nodes": [{"aeTitle": "ORTHANC", "host": "127.0.0.1", "port": 4242}]})");
+    ASSERT_EQ(old.nodes.size(), 1u);
+    EXPECT_FALSE(old.nodes[0].usesTls());
+    EXPECT_TRUE(old.listenerTlsCertificateFile.empty());
+
+    const auto errorOf = [](const std::string& text) {
+        try {
+            NetworkSettings::fromJson(text);
+        } catch (const std::runtime_error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    const std::string node = R"({"nodes": [{"aeTitle": "A", "host": "h", "port": 104, )";
+    EXPECT_TRUE(
+        contains(errorOf(node + R"("tlsCaFile": "ca.pem", "tlsCertificateFile": "c.pem"}]})"),
+                 "'nodes[0].tlsKeyFile' is needed"));
+    EXPECT_TRUE(
+        contains(errorOf(node + R"("tlsCertificateFile": "c.pem", "tlsKeyFile": "c.key"}]})"),
+                 "'nodes[0].tlsCaFile' is needed"));
+    EXPECT_TRUE(contains(errorOf(node + R"("tlsCaFile": 7}]})"), "'nodes[0].tlsCaFile'"));
+    EXPECT_TRUE(
+        contains(errorOf(R"({"listenerTlsKeyFile": "l.key"})"), "'listenerTlsCertificateFile'"));
+    EXPECT_TRUE(contains(errorOf(R"({"listenerTlsCaFile": "ca.pem"})"), "'listenerTlsCaFile'"));
+}
+
+TEST(PacsTlsFiles, AnUnreadableOrMismatchedFileIsNamedBeforeConnecting) {
+    REQUIRE_TEST_PKI();
+    // Nothing listens there: every failure below happens before a connection is tried.
+    DicomNode node =
+        DicomNode::parse("NOBODY@127.0.0.1:" + std::to_string(OrthancServer::freePort()));
+    node.tlsCaFile = "/no/such/ca.pem";
+    std::string message = networkErrorOf([&] { PacsClient(node, kOwnAe).echo(); });
+    EXPECT_TRUE(contains(message, node.address() + ": TLS: cannot read the CA certificate file "
+                                                   "'/no/such/ca.pem'"))
+        << message;
+
+    node.tlsCaFile = testPki().caFile;
+    node.tlsCertificateFile = testPki().clientCertificate;
+    node.tlsKeyFile = testPki().serverKey;
+    message = networkErrorOf([&] { PacsClient(node, kOwnAe).echo(); });
+    EXPECT_TRUE(contains(message, node.address() + ": TLS: '" + testPki().serverKey +
+                                      "' is not the private key of '" +
+                                      testPki().clientCertificate + "'"))
+        << message;
+
+    ListenerOptions options;
+    options.port = OrthancServer::freePort();
+    options.folder = radiolens::test::scratch("pacs-tls-files").string();
+    options.tlsCertificateFile = testPki().serverCertificate;
+    options.tlsKeyFile = "/no/such/listener.key";
+    StorageListener listener(options);
+    message = networkErrorOf([&] { listener.start(); });
+    EXPECT_TRUE(contains(message, "listener on port " + std::to_string(options.port) +
+                                      ": TLS: cannot read the listener's private key file "
+                                      "'/no/such/listener.key'"))
+        << message;
+    EXPECT_FALSE(listener.running());
+}
+
+TEST_F(PacsTls, EchoStoreFindGetAndMoveOverTlsGiveIdenticalPixels) {
+    PacsClient pacs(m_node, kOwnAe);
+    EXPECT_LT(pacs.echo(), 5.0);
+    std::vector<std::string> failures;
+    ASSERT_EQ(pacs.store(ctFiles(), &failures), 28);
+    EXPECT_TRUE(failures.empty());
+
+    const auto studies = pacs.find(QueryLevel::Study, {});
+    ASSERT_EQ(studies.size(), 1u);
+    const std::string study = studies[0].studyInstanceUid;
+    EXPECT_EQ(study, sourceFacts().begin()->second.studyUid);
+    EXPECT_EQ(studies[0].studyInstances, 28);
+
+    const std::string getFolder = (m_dir / "get").string();
+    const RetrieveOutcome got = pacs.get(study, {}, getFolder);
+    EXPECT_EQ(got.received, 28);
+    EXPECT_TRUE(got.complete());
+    expectIdenticalToSource(getFolder, study);
+
+    // C-MOVE: Orthanc connects back over TLS to Radiolens's TLS listener, which requires a
+    // certificate from the test CA (Orthanc presents its own).
+    ListenerOptions options;
+    options.aeTitle = kOwnAe;
+    options.port = m_listenPort;
+    options.folder = (m_dir / "move").string();
+    options.tlsCertificateFile = testPki().clientCertificate;
+    options.tlsKeyFile = testPki().clientKey;
+    options.tlsCaFile = testPki().caFile;
+    StorageListener listener(options);
+    listener.start();
+    const RetrieveOutcome moved = pacs.move(study, {}, options.folder, kOwnAe);
+    listener.stop();
+    EXPECT_TRUE(moved.complete());
+    EXPECT_EQ(listener.receivedCount(), 28);
+    expectIdenticalToSource(options.folder, study);
+}
+
+TEST_F(PacsTls, AClientThatDoesNotTrustTheServersCaGetsAClearError) {
+    DicomNode distrustful = m_node;
+    distrustful.tlsCaFile = testPki().otherCaFile;
+    const std::string message =
+        networkErrorOf([&] { PacsClient(distrustful, kOwnAe, quick()).echo(); });
+    EXPECT_TRUE(contains(message, m_orthanc->address() +
+                                      ": C-ECHO: TLS: the server's "
+                                      "certificate is not trusted by " +
+                                      testPki().otherCaFile))
+        << message;
+}
+
+TEST_F(PacsTls, AServerThatRequiresAClientCertificateRefusesUsWithoutOne) {
+    DicomNode anonymous = m_node;
+    anonymous.tlsCertificateFile.clear();
+    anonymous.tlsKeyFile.clear();
+    const std::string message =
+        networkErrorOf([&] { PacsClient(anonymous, kOwnAe, quick()).echo(); });
+    EXPECT_TRUE(contains(message, m_orthanc->address() + ": C-ECHO: TLS: ")) << message;
+    EXPECT_TRUE(contains(message, "client certificate")) << message;
+    // With it, the same node answers.
+    EXPECT_LT(PacsClient(m_node, kOwnAe, quick()).echo(), 5.0);
+}
+
+TEST_F(PacsTls, PlainTcpToTheTlsPortFailsWithAClearError) {
+    const DicomNode plain = DicomNode::parse(m_orthanc->address());
+    const auto start = std::chrono::steady_clock::now();
+    const std::string message = networkErrorOf([&] { PacsClient(plain, kOwnAe, quick()).echo(); });
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_TRUE(contains(message, m_orthanc->address() + ": C-ECHO: cannot connect")) << message;
+    EXPECT_TRUE(contains(message, "if the node uses TLS, give its CA certificate file")) << message;
+    EXPECT_LT(seconds, 8.0);
+}
+
+TEST(PacsTlsListener, OurTlsListenerReceivesAStoreFromOurTlsClientAndRefusesOthers) {
+    if (!fs::is_directory(kCtFolder)) {
+        GTEST_SKIP() << "shared data not found at " << kCtFolder << " (issue 8)";
+    }
+    REQUIRE_TEST_PKI();
+    const fs::path dir = radiolens::test::scratch("pacs-tls-listener");
+    ListenerOptions options;
+    options.aeTitle = "RLTLS";
+    options.port = OrthancServer::freePort();
+    options.folder = (dir / "in").string();
+    options.tlsCertificateFile = testPki().serverCertificate;
+    options.tlsKeyFile = testPki().serverKey;
+    options.tlsCaFile = testPki().caFile; // senders need a certificate from the test CA
+    std::vector<std::string> callers;
+    StorageListener listener(
+        options, [&](const ReceivedInstance& r) { callers.push_back(r.callingAeTitle); });
+    listener.start();
+
+    DicomNode node = DicomNode::parse("RLTLS@127.0.0.1:" + std::to_string(options.port));
+    NetworkTimeouts quick;
+    quick.connectSeconds = 3;
+    quick.responseSeconds = 3;
+    // Plain TCP and a TLS sender without a certificate are turned away.
+    std::string message = networkErrorOf([&] { PacsClient(node, "SENDER", quick).echo(); });
+    EXPECT_TRUE(contains(message, node.address() + ": C-ECHO: cannot connect")) << message;
+    node.tlsCaFile = testPki().caFile;
+    message = networkErrorOf([&] { PacsClient(node, "SENDER", quick).echo(); });
+    EXPECT_TRUE(contains(message, node.address() + ": C-ECHO: TLS: ")) << message;
+    EXPECT_TRUE(listener.running()) << "a failed handshake does not stop the listener";
+
+    node.tlsCertificateFile = testPki().clientCertificate;
+    node.tlsKeyFile = testPki().clientKey;
+    PacsClient sender(node, "SENDER", quick);
+    EXPECT_LT(sender.echo(), 5.0);
+    std::vector<std::string> failures;
+    EXPECT_EQ(sender.store(ctFiles(), &failures), 28);
+    EXPECT_TRUE(failures.empty());
     listener.stop();
     EXPECT_EQ(listener.receivedCount(), 28);
     ASSERT_EQ(callers.size(), 28u);
