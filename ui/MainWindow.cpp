@@ -276,14 +276,17 @@ MainWindow::MainWindow(QWidget* parent, const QString& databasePath)
                 }
             });
     connect(m_pacs, &PacsService::retrievalFinished, this, [this](const Retrieval& r) {
+        // A study's latest retrieval is its problem, until one completes it.
+        if (r.state == Retrieval::State::Complete) {
+            m_networkProblems.erase(r.studyInstanceUid);
+        } else {
+            m_networkProblems[r.studyInstanceUid] = {
+                r.folder + "/" + r.studyInstanceUid,
+                "retrieval " + std::string(toString(r.state)) + ": " + std::to_string(r.present) +
+                    " of " + std::to_string(r.expected) + " images. " + r.error};
+        }
         showRetrievalNotes();
         refreshIncoming();
-        if (r.state != Retrieval::State::Complete) {
-            m_problemModel->addProblems(
-                {{r.folder + "/" + r.studyInstanceUid,
-                  "retrieval " + std::string(toString(r.state)) + ": " + std::to_string(r.present) +
-                      " of " + std::to_string(r.expected) + " images. " + r.error}});
-        }
     });
     connect(
         m_pacs, &PacsService::sent, this,
@@ -637,21 +640,11 @@ void MainWindow::createMenus() {
         }
     });
     command(file, tr("Send AI Reading to PACS..."), {}, [this] {
-        QStringList names;
-        for (const DicomNode& node : m_pacs->settings().nodes) {
-            names << QString::fromStdString(node.name);
-        }
-        if (names.isEmpty()) {
-            showIdle(tr("No node is configured (File > Network Settings)"));
-            return;
-        }
-        bool ok = false;
-        const QString name = QInputDialog::getItem(
-            this, tr("Send AI Reading"), tr("Send the AI reading shown to:"), names, 0, false, &ok);
-        if (ok) {
+        if (const auto node =
+                chooseNode(tr("Send AI Reading"), tr("Send the AI reading shown to:"))) {
             saveAiResultsTo(QString::fromStdString(userDataFolder()) + QStringLiteral("/results/") +
                                 QString::number(QDateTime::currentMSecsSinceEpoch()),
-                            name);
+                            QString::fromStdString(node->name));
         }
     });
     command(file, tr("Export Study &De-identified..."), {}, [this] {
@@ -670,19 +663,8 @@ void MainWindow::createMenus() {
                 window->activateWindow();
             });
     command(file, tr("Se&nd Series to PACS..."), {}, [this] {
-        QStringList names;
-        for (const DicomNode& node : m_pacs->settings().nodes) {
-            names << QString::fromStdString(node.name);
-        }
-        if (names.isEmpty()) {
-            showIdle(tr("No node is configured (File > Network Settings)"));
-            return;
-        }
-        bool ok = false;
-        const QString name = QInputDialog::getItem(
-            this, tr("Send Series"), tr("Send the series shown to:"), names, 0, false, &ok);
-        if (ok) {
-            sendCurrentSeries(name);
+        if (const auto node = chooseNode(tr("Send Series"), tr("Send the series shown to:"))) {
+            sendCurrentSeries(QString::fromStdString(node->name));
         }
     });
     command(file, tr("Ne&twork Settings..."), {}, [this] {
@@ -1219,7 +1201,7 @@ void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index, bool fromSto
     if (!fromStore && unchanged && m_showingStoreIndex) {
         // The folder is as the store kept it: the tree stays, the problems come in.
         m_showingStoreIndex = false;
-        m_problemModel->setProblems(index->problems);
+        showProblems(index->problems);
         showIdle(tr("%1 series; the folder is unchanged since it was last read; %2 problem(s)")
                      .arg(index->seriesCount())
                      .arg(index->problems.size()));
@@ -1237,7 +1219,7 @@ void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index, bool fromSto
     }
     m_browser->clearThumbnails();
     m_tree->expandAll();
-    m_problemModel->setProblems(index->problems);
+    showProblems(index->problems);
     std::size_t studies = 0;
     for (const auto& p : index->patients) {
         studies += p.studies.size();
@@ -1431,11 +1413,7 @@ void MainWindow::saveAiResultsTo(const QString& folder, const QString& nodeName)
     }
     std::optional<DicomNode> destination;
     if (!nodeName.isEmpty()) {
-        for (const DicomNode& node : m_pacs->settings().nodes) {
-            if (QString::fromStdString(node.name) == nodeName) {
-                destination = node;
-            }
-        }
+        destination = nodeNamed(nodeName);
         if (!destination) {
             Q_EMIT aiResultsWritten({}, tr("no node is called %1").arg(nodeName));
             return;
@@ -1636,18 +1614,16 @@ void MainWindow::sendCurrentSeries(const QString& nodeName) {
         showIdle(tr("Open a series to send it"));
         return;
     }
-    for (const DicomNode& node : m_pacs->settings().nodes) {
-        if (QString::fromStdString(node.name) == nodeName) {
-            QStringList files;
-            for (const std::string& path : series->paths()) {
-                files << QString::fromStdString(path);
-            }
-            showBusy(tr("Sending %1 file(s) to %2...")
-                         .arg(files.size())
-                         .arg(QString::fromStdString(node.address())));
-            m_pacs->send(node, files);
-            return;
+    if (const auto node = nodeNamed(nodeName)) {
+        QStringList files;
+        for (const std::string& path : series->paths()) {
+            files << QString::fromStdString(path);
         }
+        showBusy(tr("Sending %1 file(s) to %2...")
+                     .arg(files.size())
+                     .arg(QString::fromStdString(node->address())));
+        m_pacs->send(*node, files);
+        return;
     }
     showIdle(tr("No node is called %1 (File > Network Settings)").arg(nodeName));
 }
@@ -1657,10 +1633,46 @@ void MainWindow::refreshIncoming() {
     if (!QFileInfo(folder).isDir()) {
         return;
     }
-    // A series being read stays on screen; with nothing shown, the first arrival opens.
+    // What the reader was browsing stays in the browser, with the incoming studies beside it;
+    // a series being read stays on screen, and with nothing shown the first arrival opens.
+    QStringList paths = m_lastPaths;
+    if (!paths.contains(folder)) {
+        paths << folder;
+    }
     m_openFirstSeries = currentSeriesUid().isEmpty();
-    m_lastPaths = {folder};
-    m_indexJob->start({folder});
+    m_lastPaths = paths;
+    m_indexJob->start(paths);
+}
+
+void MainWindow::showProblems(const std::vector<Problem>& indexProblems) {
+    std::vector<Problem> all = indexProblems;
+    for (const auto& [study, problem] : m_networkProblems) {
+        all.push_back(problem);
+    }
+    m_problemModel->setProblems(all);
+}
+
+std::optional<DicomNode> MainWindow::nodeNamed(const QString& name) const {
+    for (const DicomNode& node : m_pacs->settings().nodes) {
+        if (QString::fromStdString(node.name) == name) {
+            return node;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<DicomNode> MainWindow::chooseNode(const QString& title, const QString& what) {
+    QStringList names;
+    for (const DicomNode& node : m_pacs->settings().nodes) {
+        names << QString::fromStdString(node.name);
+    }
+    if (names.isEmpty()) {
+        showIdle(tr("No node is configured (File > Network Settings)"));
+        return std::nullopt;
+    }
+    bool ok = false;
+    const QString name = QInputDialog::getItem(this, title, what, names, 0, false, &ok);
+    return ok ? nodeNamed(name) : std::nullopt;
 }
 
 void MainWindow::showRetrievalNotes() {

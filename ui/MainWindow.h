@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/domain/DicomNode.h"
 #include "core/domain/StudyIndex.h"
 #include "core/imaging/Volume.h"
 
@@ -11,6 +12,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 class QAction;
 class QDockWidget;
@@ -195,6 +197,13 @@ private:
     void refreshIncoming();
     /// Marks the studies whose retrieval is not complete in the study browser.
     void showRetrievalNotes();
+    /// The index's problems and the retrievals' (which survive a new index) in Problems.
+    void showProblems(const std::vector<Problem>& indexProblems);
+    /// Choose a configured node (a dialog); nullopt when none is configured or the reader
+    /// cancels. `what` is the question ("Send the series shown to:").
+    std::optional<DicomNode> chooseNode(const QString& title, const QString& what);
+    /// The configured node called `name`.
+    std::optional<DicomNode> nodeNamed(const QString& name) const;
 
     ViewerArea* m_viewer = nullptr;
     QTreeView* m_tree = nullptr;
@@ -249,6 +258,7 @@ private:
     PacsService* m_pacs = nullptr;
     QueryRetrieveWindow* m_queryRetrieve = nullptr;
     QTimer* m_incomingTimer = nullptr; ///< coalesces arrivals into one read of the folder
+    std::map<std::string, Problem> m_networkProblems; ///< by Study Instance UID
 };
 
 } // namespace radiolens

@@ -51,6 +51,9 @@ NetworkSettingsDialog::NetworkSettingsDialog(PacsService& service, QWidget* pare
     m_port = spin(1, 65535, s.listenPort);
     m_listen = new QCheckBox(tr("Receive studies pushed to Radiolens (C-STORE listener)"));
     m_listen->setChecked(s.listenerEnabled);
+    m_onlyKnown =
+        new QCheckBox(tr("Accept studies only from the nodes below (by calling AE title)"));
+    m_onlyKnown->setChecked(s.listenerOnlyKnownNodes);
     m_folder = new QLineEdit(QString::fromStdString(s.incomingFolderOrDefault()));
     auto* browse = new QPushButton(tr("Browse..."));
     connect(browse, &QPushButton::clicked, this, [this] {
@@ -68,6 +71,7 @@ NetworkSettingsDialog::NetworkSettingsDialog(PacsService& service, QWidget* pare
     own->addRow(tr("Our AE title:"), m_ownAe);
     own->addRow(tr("Listening port:"), m_port);
     own->addRow(QString(), m_listen);
+    own->addRow(QString(), m_onlyKnown);
     own->addRow(tr("Incoming folder:"), folderRow);
     own->addRow(tr("Connection timeout:"), m_connectTimeout);
     own->addRow(tr("Response timeout:"), m_responseTimeout);
@@ -161,6 +165,7 @@ NetworkSettings NetworkSettingsDialog::settingsShown() const {
     }
     s.listenPort = m_port->value();
     s.listenerEnabled = m_listen->isChecked();
+    s.listenerOnlyKnownNodes = m_onlyKnown->isChecked();
     s.incomingFolder = m_folder->text().trimmed().toStdString();
     s.connectTimeoutSeconds = m_connectTimeout->value();
     s.responseTimeoutSeconds = m_responseTimeout->value();

@@ -41,6 +41,7 @@ private:
     QLineEdit* m_ownAe = nullptr;
     QSpinBox* m_port = nullptr;
     QCheckBox* m_listen = nullptr;
+    QCheckBox* m_onlyKnown = nullptr;
     QLineEdit* m_folder = nullptr;
     QSpinBox* m_connectTimeout = nullptr;
     QSpinBox* m_responseTimeout = nullptr;

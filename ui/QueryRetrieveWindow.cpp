@@ -304,9 +304,9 @@ void QueryRetrieveWindow::retrieveSelected() {
         rows.insert(index.row());
     }
     if (rows.empty()) {
-        for (int row = 0; row < m_table->rowCount(); ++row) {
-            rows.insert(row);
-        }
+        // Never everything a broad search found: each study is patient data on this machine.
+        m_status->setText(tr("Choose the studies to retrieve."));
+        return;
     }
     for (const int row : rows) {
         const QString study = m_table->item(row, 0)->data(Qt::UserRole).toString();
@@ -363,7 +363,7 @@ void QueryRetrieveWindow::setRowState(const QString& studyUid, const QString& te
 }
 
 void QueryRetrieveWindow::updateButtons() {
-    m_retrieveButton->setEnabled(m_table->rowCount() > 0);
+    m_retrieveButton->setEnabled(m_table->selectionModel()->hasSelection());
     m_cancelButton->setEnabled(m_service.pendingRetrievals() > 0);
     m_searchButton->setEnabled(m_node->count() > 0);
 }

@@ -34,7 +34,7 @@ public:
     void reloadNodes();
     /// Starts a study-level search with the filters shown.
     void search();
-    /// Retrieves the selected studies (all rows when none is selected).
+    /// Retrieves the selected studies (none when nothing is selected).
     void retrieveSelected();
 
     // For tests and scripts.

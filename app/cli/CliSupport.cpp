@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 namespace radiolens::cli {
 
@@ -124,6 +125,35 @@ MlEngine& engine(const std::string& command) {
     } catch (const std::exception& e) {
         throw CliError{command + ": " + e.what()};
     }
+}
+
+std::vector<std::string> filesUnder(const std::vector<std::string>& paths,
+                                    std::vector<std::pair<std::string, std::string>>& unreadable) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> files;
+    for (const std::string& path : paths) {
+        std::error_code error;
+        if (fs::is_directory(path, error)) {
+            std::vector<std::string> found;
+            for (auto it = fs::recursive_directory_iterator(
+                     path, fs::directory_options::skip_permission_denied, error);
+                 !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+                if (it->is_regular_file(error)) {
+                    found.push_back(it->path().string());
+                }
+            }
+            if (error) {
+                unreadable.push_back({path, "cannot be read: " + error.message()});
+            }
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else if (fs::is_regular_file(path, error)) {
+            files.push_back(path);
+        } else {
+            unreadable.push_back({path, "no such file or folder"});
+        }
+    }
+    return files;
 }
 
 } // namespace radiolens::cli

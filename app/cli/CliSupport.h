@@ -60,6 +60,12 @@ void checkArguments(const std::string& command, const Arguments& args,
 int positiveInt(const std::string& command, const Arguments& args, const std::string& option,
                 int lo, int hi);
 
+/// The files under `paths`: files as given, folders recursively, each folder's in name order.
+/// A path that does not exist, or a folder that cannot be read, is added to `unreadable` as
+/// (path, reason) and the rest are still listed.
+std::vector<std::string> filesUnder(const std::vector<std::string>& paths,
+                                    std::vector<std::pair<std::string, std::string>>& unreadable);
+
 /// printf-style formatting of up to three numbers.
 std::string fmt(const char* pattern, double a, double b = 0, double c = 0);
 

@@ -65,35 +65,6 @@ struct Failed {
     std::string error;
 };
 
-/// The files under `paths`, each folder's in name order. Missing paths become failures.
-std::vector<std::string> filesUnder(const std::vector<std::string>& paths,
-                                    std::vector<Failed>& failed) {
-    std::vector<std::string> files;
-    for (const std::string& path : paths) {
-        std::error_code error;
-        if (fs::is_directory(path, error)) {
-            std::vector<std::string> found;
-            for (auto it = fs::recursive_directory_iterator(
-                     path, fs::directory_options::skip_permission_denied, error);
-                 !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-                if (it->is_regular_file(error)) {
-                    found.push_back(it->path().string());
-                }
-            }
-            if (error) {
-                failed.push_back({path, path + ": cannot be read: " + error.message()});
-            }
-            std::sort(found.begin(), found.end());
-            files.insert(files.end(), found.begin(), found.end());
-        } else if (fs::is_regular_file(path, error)) {
-            files.push_back(path);
-        } else {
-            failed.push_back({path, path + ": no such file or folder"});
-        }
-    }
-    return files;
-}
-
 /// Whether `file` lies inside `folder` (both made absolute and normal).
 bool isInside(const std::string& file, const fs::path& folder) {
     const fs::path f = fs::absolute(file).lexically_normal();
@@ -174,7 +145,11 @@ int runExport(const std::vector<std::string>& argv) {
     std::vector<Failed> failed;
     std::vector<Skipped> skipped;
     std::vector<DeidentifyResult> done;
-    const std::vector<std::string> files = filesUnder(args.positional, failed);
+    std::vector<std::pair<std::string, std::string>> unreadable;
+    const std::vector<std::string> files = filesUnder(args.positional, unreadable);
+    for (const auto& [path, reason] : unreadable) {
+        failed.push_back({path, path + ": " + reason});
+    }
     for (const Failed& f : failed) {
         std::fprintf(stderr, "%s: %s: %s\n", kProgram, command.c_str(), f.error.c_str());
     }

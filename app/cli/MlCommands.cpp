@@ -194,16 +194,21 @@ std::unique_ptr<Classifier> loadModel(const std::string& command, const std::str
     }
 }
 
-/// Writes the saliency overlay of `item` as a Secondary Capture into `dir` (DIR/NAME.METHOD.dcm),
-/// in `series` (all captures of one study in one series); returns its path.
-std::string writeCapture(const std::string& dir, const ClassifyItem& item, const ModelCard& card,
+/// The name of the result files of one image: its SOP Instance UID (unique, unlike file names
+/// such as IM00001 in different series folders) and the frame of a multi-frame file.
+std::string resultStem(const std::string& sourceSopUid, const ClassifyItem& item) {
+    return sourceSopUid + (item.frame >= 0 ? "_f" + std::to_string(item.frame) : std::string());
+}
+
+/// Writes the saliency overlay of `item` as a Secondary Capture into `dir`
+/// (DIR/SOURCE_SOP_UID.METHOD.dcm), in `series` (all captures of one study in one series);
+/// returns its path.
+std::string writeCapture(const std::string& dir, const std::string& sourceSopUid,
+                         const ClassifyItem& item, const ModelCard& card,
                          const std::vector<double>& p, int target, SaliencyMethod method,
                          const RenderedSlice& picture, ResultSeries& series) {
-    std::string stem = std::filesystem::path(item.input).stem().string();
-    if (item.frame >= 0) {
-        stem += "_f" + std::to_string(item.frame);
-    }
-    const std::string file = dir + "/" + stem + "." + saliencyName(method) + ".dcm";
+    const std::string file =
+        dir + "/" + resultStem(sourceSopUid, item) + "." + saliencyName(method) + ".dcm";
     const std::string& className = card.classNames[std::size_t(target)];
     const std::string description =
         std::string(saliencyName(method)) + " saliency map of class '" + className +
@@ -217,16 +222,14 @@ std::string writeCapture(const std::string& dir, const ClassifyItem& item, const
     return file;
 }
 
-/// Writes `map` as a Parametric Map into `dir` (DIR/NAME.METHOD.pm.dcm), in `series`, when the
-/// image's geometry allows; returns its path, or an empty string when it does not.
-std::string writeParametricMap(const std::string& dir, const ClassifyItem& item,
-                               const ModelCard& card, int target, SaliencyMethod method,
-                               const SaliencyMap& map, ResultSeries& series) {
-    std::string stem = std::filesystem::path(item.input).stem().string();
-    if (item.frame >= 0) {
-        stem += "_f" + std::to_string(item.frame);
-    }
-    const std::string file = dir + "/" + stem + "." + saliencyName(method) + ".pm.dcm";
+/// Writes `map` as a Parametric Map into `dir` (DIR/SOURCE_SOP_UID.METHOD.pm.dcm), in `series`,
+/// when the image's geometry allows; returns its path, or an empty string when it does not.
+std::string writeParametricMap(const std::string& dir, const std::string& sourceSopUid,
+                               const ClassifyItem& item, const ModelCard& card, int target,
+                               SaliencyMethod method, const SaliencyMap& map,
+                               ResultSeries& series) {
+    const std::string file =
+        dir + "/" + resultStem(sourceSopUid, item) + "." + saliencyName(method) + ".pm.dcm";
     const std::string description = std::string(saliencyName(method)) + " map of '" +
                                     card.classNames[std::size_t(target)] + "', " + card.id + " " +
                                     card.version;
@@ -463,11 +466,14 @@ int runClassify(const std::vector<std::string>& argv) {
             continue;
         }
         std::string study; // the input's study when results go back as DICOM
+        std::string sourceSop;
         if (!dicomDir.empty()) {
             const DicomScanResult scanned =
                 isPlanarImagePath(input) ? DicomScanResult{} : DicomHeaderScanner::scan(input);
             study = scanned.ok() ? scanned.header.dataSet.text(tags::StudyInstanceUID) : "";
-            if (study.empty()) {
+            sourceSop = scanned.ok() ? scanned.header.dataSet.text(tags::SOPInstanceUID) : "";
+            if (study.empty() || sourceSop.empty()) {
+                study.clear();
                 dicomSkipped.push_back(
                     {input, input + ": not a DICOM image; its results cannot be written as DICOM"});
             }
@@ -502,11 +508,12 @@ int runClassify(const std::vector<std::string>& argv) {
                         writePng(overlay(split, map), overlayFile);
                     }
                     if (!study.empty()) {
-                        captureFile = writeCapture(dicomDir, item, card, p, target, *method,
-                                                   overlay(split, map), captureSeries[study]);
+                        captureFile =
+                            writeCapture(dicomDir, sourceSop, item, card, p, target, *method,
+                                         overlay(split, map), captureSeries[study]);
                         dicomResults.push_back(captureFile);
-                        parametricFile = writeParametricMap(dicomDir, item, card, target, *method,
-                                                            map, mapSeries[study]);
+                        parametricFile = writeParametricMap(dicomDir, sourceSop, item, card, target,
+                                                            *method, map, mapSeries[study]);
                         if (!parametricFile.empty()) {
                             dicomResults.push_back(parametricFile);
                         }

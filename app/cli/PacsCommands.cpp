@@ -311,27 +311,6 @@ int runRetrieve(const std::string& command, const Arguments& args, bool useMove)
     }
 }
 
-std::vector<std::string> filesUnder(const std::vector<std::string>& paths) {
-    std::vector<std::string> files;
-    for (const std::string& path : paths) {
-        if (fs::is_directory(path)) {
-            std::vector<std::string> found;
-            for (const auto& entry : fs::recursive_directory_iterator(path)) {
-                if (entry.is_regular_file() && entry.path().filename() != "DICOMDIR") {
-                    found.push_back(entry.path().string());
-                }
-            }
-            std::sort(found.begin(), found.end());
-            files.insert(files.end(), found.begin(), found.end());
-        } else if (fs::exists(path)) {
-            files.push_back(path);
-        } else {
-            throw CliError{"pacs store: " + path + ": no such file or folder"};
-        }
-    }
-    return files;
-}
-
 } // namespace
 
 int runPacs(const std::vector<std::string>& argv) {
@@ -416,8 +395,18 @@ int runPacs(const std::vector<std::string>& argv) {
             if (args.positional.empty()) {
                 usageError(command, "give at least one file or folder to send");
             }
-            const std::vector<std::string> files = filesUnder(args.positional);
+            std::vector<std::pair<std::string, std::string>> unreadable;
+            std::vector<std::string> files;
+            for (const std::string& file : filesUnder(args.positional, unreadable)) {
+                // A DICOMDIR is the index of a medium, not an instance to archive.
+                if (fs::path(file).filename() != "DICOMDIR") {
+                    files.push_back(file);
+                }
+            }
             std::vector<std::string> failures;
+            for (const auto& [path, reason] : unreadable) {
+                failures.push_back(path + ": " + reason);
+            }
             const int stored = client.store(files, &failures);
             for (const std::string& failure : failures) {
                 std::fprintf(stderr, "%s: %s: %s\n", kProgram, command.c_str(), failure.c_str());

@@ -69,6 +69,39 @@ sendingContexts(const std::map<std::string, std::set<std::string>>& syntaxesBySo
     return out;
 }
 
+bool isValidUid(const std::string& uid) {
+    if (uid.empty() || uid.size() > 64) {
+        return false;
+    }
+    std::size_t start = 0;
+    while (true) {
+        std::size_t end = uid.find('.', start);
+        if (end == std::string::npos) {
+            end = uid.size();
+        }
+        if (end == start || (uid[start] == '0' && end - start > 1)) {
+            return false; // an empty component, or a leading zero
+        }
+        for (std::size_t i = start; i < end; ++i) {
+            if (uid[i] < '0' || uid[i] > '9') {
+                return false;
+            }
+        }
+        if (end == uid.size()) {
+            return true;
+        }
+        start = end + 1;
+    }
+}
+
+std::vector<std::string> commonStorageSopClasses() {
+    std::vector<std::string> out;
+    for (int i = 0; i < numberOfDcmLongSCUStorageSOPClassUIDs; ++i) {
+        out.push_back(dcmLongSCUStorageSOPClassUIDs[i]);
+    }
+    return out;
+}
+
 std::vector<std::string> storageSopClasses() {
     std::vector<std::string> out;
     for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i) {

@@ -23,8 +23,8 @@ const std::vector<std::string>& readableTransferSyntaxes();
 
 /// Contexts for receiving objects of `sopClasses` during a C-GET: one context per group of
 /// transfer syntaxes, so the remote can send each file in the syntax it stores (pixel data
-/// arrive unchanged). At most `room` contexts: past it, later classes get fewer groups
-/// (uncompressed always).
+/// arrive unchanged). At most `room` contexts: when classes are many, later ones get fewer
+/// groups (uncompressed at least), and classes past `room` are left out.
 std::vector<ContextProposal> receivingContexts(const std::set<std::string>& sopClasses,
                                                std::size_t room);
 
@@ -33,6 +33,14 @@ std::vector<ContextProposal> receivingContexts(const std::set<std::string>& sopC
 /// accepts only those).
 std::vector<ContextProposal>
 sendingContexts(const std::map<std::string, std::set<std::string>>& syntaxesBySopClass);
+
+/// A well-formed DICOM UID (PS3.5 9.1): 1-64 characters, digits in dot-separated components
+/// without leading zeros. Received UIDs become folder and file names, so nothing else is used.
+bool isValidUid(const std::string& uid);
+
+/// The storage SOP classes of everyday imaging (DCMTK's list for storage SCUs, about 60):
+/// offered by a C-GET when the remote did not say which classes a study holds.
+std::vector<std::string> commonStorageSopClasses();
 
 /// Every storage SOP class DCMTK knows (what the listener accepts).
 std::vector<std::string> storageSopClasses();

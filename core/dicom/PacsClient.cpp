@@ -342,7 +342,23 @@ public:
         return !cancelled;
     }
 
+    /// A SOP Instance UID the remote sent that is not a well-formed UID; the session stopped.
+    std::string refusedUid;
+
 protected:
+    OFCondition handleSTORERequestFile(T_ASC_PresentationContextID* presId,
+                                       const OFString& filename,
+                                       T_DIMSE_C_StoreRQ* request) override {
+        // DcmSCU names the file after the announced SOP Instance UID: refuse anything that is
+        // not a UID before it can become a path outside the staging folder.
+        if (!isValidUid(request->AffectedSOPInstanceUID)) {
+            refusedUid = request->AffectedSOPInstanceUID;
+            ignoreSTORERequest(*presId, *request);
+            return DIMSE_BADDATA;
+        }
+        return DcmSCU::handleSTORERequestFile(presId, filename, request);
+    }
+
     void notifyInstanceStored(const OFString& filename, const OFString&,
                               const OFString& sopInstanceUid) const override {
         // DcmSCU declares this const; the counting state is the retrieval's own.
@@ -425,7 +441,8 @@ void setKey(DcmDataset& keys, const DcmTagKey& key, const std::string& value = {
 DcmDataset queryKeys(QueryLevel level, const QueryFilter& filter) {
     DcmDataset keys;
     setKey(keys, DCM_QueryRetrieveLevel, kLevelKeyword[int(level)]);
-    setKey(keys, DCM_SpecificCharacterSet);
+    // Names with accents: ask in UTF-8; answers are converted to UTF-8 whatever they use.
+    setKey(keys, DCM_SpecificCharacterSet, "ISO_IR 192");
     setKey(keys, DCM_PatientName, filter.patientName);
     setKey(keys, DCM_PatientID, filter.patientId);
     if (level == QueryLevel::Patient) {
@@ -543,6 +560,8 @@ std::vector<QueryMatch> PacsClient::find(QueryLevel level, const QueryFilter& fi
         if (response->m_dataset &&
             (response->m_status == STATUS_Pending ||
              response->m_status == STATUS_FIND_Pending_WarningUnsupportedOptionalKeys)) {
+            // A character set DCMTK cannot convert leaves the text as sent.
+            response->m_dataset->convertToUTF8();
             matches.push_back(matchOf(level, *response->m_dataset));
         } else if (response->m_status != STATUS_Pending) {
             finalStatus = response->m_status;
@@ -577,8 +596,9 @@ RetrieveOutcome PacsClient::retrieve(bool useMove, const std::string& studyUid,
                                      const std::string& seriesUid, const std::string& folder,
                                      const std::string& destinationAeTitle, ProgressSink* progress,
                                      const InstanceStored& stored) {
-    if (studyUid.empty()) {
-        throw std::invalid_argument("a retrieval needs the Study Instance UID");
+    if (!isValidUid(studyUid) || (!seriesUid.empty() && !isValidUid(seriesUid))) {
+        throw std::invalid_argument("'" + (isValidUid(studyUid) ? seriesUid : studyUid) +
+                                    "' is not a DICOM UID (digits and dots, at most 64)");
     }
     const char* method = useMove ? "C-MOVE" : "C-GET";
     // What the remote has: every instance of the study (or series), with its SOP class.
@@ -606,12 +626,27 @@ RetrieveOutcome PacsClient::retrieve(bool useMove, const std::string& studyUid,
     scu.stored = stored;
     std::map<std::string, std::vector<std::string>> missingBySeries;
     std::set<std::string> sopClasses;
+    bool classesUnknown = false;
     for (const QueryMatch& m : instances) {
+        if (!isValidUid(m.sopInstanceUid)) {
+            throw NetworkError(m_remote.address() + ": the remote listed an instance of study " +
+                               studyUid + " whose SOP Instance UID '" + m.sopInstanceUid +
+                               "' is not a DICOM UID");
+        }
         scu.wanted.insert(m.sopInstanceUid);
         if (!fs::exists(retrievedInstancePath(folder, studyUid, m.sopInstanceUid))) {
             missingBySeries[m.seriesInstanceUid].push_back(m.sopInstanceUid);
-            sopClasses.insert(m.sopClassUid);
+            if (m.sopClassUid.empty()) {
+                classesUnknown = true;
+            } else {
+                sopClasses.insert(m.sopClassUid);
+            }
         }
+    }
+    if (classesUnknown) {
+        // SOP Class UID is optional in image-level answers: offer the common storage classes.
+        const std::vector<std::string> common = commonStorageSopClasses();
+        sopClasses.insert(common.begin(), common.end());
     }
     RetrieveOutcome outcome;
     outcome.expected = int(scu.wanted.size());
@@ -630,7 +665,18 @@ RetrieveOutcome PacsClient::retrieve(bool useMove, const std::string& studyUid,
     addQueryContexts(scu, model);
     if (!useMove) {
         // 128 contexts at most in an association; one is the retrieve model's.
-        addContexts(scu, receivingContexts(sopClasses, 127), ASC_SC_ROLE_SCP);
+        const auto contexts = receivingContexts(sopClasses, 127);
+        std::set<std::string> offered;
+        for (const ContextProposal& c : contexts) {
+            offered.insert(c.abstractSyntax);
+        }
+        if (offered.size() < sopClasses.size() && !classesUnknown) {
+            throw NetworkError(m_remote.address() + ": study " + studyUid + " holds " +
+                               std::to_string(sopClasses.size()) +
+                               " kinds of object, more than one C-GET association can receive "
+                               "(127); retrieve it series by series or with C-MOVE");
+        }
+        addContexts(scu, contexts, ASC_SC_ROLE_SCP);
         scu.setStorageMode(DCMSCU_STORAGE_BIT_PRESERVING);
         scu.setStorageDir(staging.c_str());
     }
@@ -678,6 +724,13 @@ RetrieveOutcome PacsClient::retrieve(bool useMove, const std::string& studyUid,
         }
         outcome.received = useMove ? scu.countPresent() - outcome.alreadyPresent : scu.received;
         outcome.failed += scu.failedSubOperations;
+        outcome.finalStatus = scu.finalStatus;
+        if (!scu.refusedUid.empty()) {
+            throw RetrieveError(scu.who() + ": " + method + " of study " + studyUid +
+                                    " stopped: the remote sent an object whose SOP Instance UID '" +
+                                    scu.refusedUid + "' is not a DICOM UID; it was refused",
+                                outcome);
+        }
         if (cond.bad()) {
             throw RetrieveError(
                 scu.who() + ": " + method + " of study " + studyUid + " stopped after " +
@@ -761,13 +814,20 @@ int PacsClient::store(const std::vector<std::string>& files, std::vector<std::st
         Uint16 status = 0;
         const OFCondition cond = scu.sendSTORERequest(0, item.path.c_str(), nullptr, status);
         if (cond.bad()) {
-            if (!scu.isConnected() || cond == DIMSE_NODATAAVAILABLE ||
-                cond == DUL_PEERABORTEDASSOCIATION || cond == DUL_NETWORKCLOSED) {
+            // A file that cannot be read, or has no context in this association, is skipped;
+            // a network failure (a broken pipe, a timeout, an abort) leaves the association
+            // unusable.
+            if (cond.module() == OFM_dcmnet && cond != DIMSE_NOVALIDPRESENTATIONCONTEXTID) {
                 throw NetworkError(scu.who() + ": C-STORE stopped after " + std::to_string(stored) +
-                                   " of " + std::to_string(items.size()) + " files at " +
-                                   item.path + ": " + scu.describe(cond));
+                                   " of " + std::to_string(items.size()) + " files, at " +
+                                   item.path + ": " + scu.describe(cond) + "; send the rest again");
             }
-            fail(item.path, std::string("not sent: ") + cond.text());
+            fail(item.path, cond == DIMSE_NOVALIDPRESENTATIONCONTEXTID
+                                ? "not sent: the remote accepts no " +
+                                      std::string(dcmFindNameOfUID(item.sopClass.c_str(),
+                                                                   item.sopClass.c_str())) +
+                                      " in this encoding"
+                                : std::string("not sent: ") + cond.text());
         } else if (status == STATUS_Success || (status & 0xf000) == 0xb000) {
             ++stored;
         } else {

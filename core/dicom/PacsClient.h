@@ -79,6 +79,8 @@ struct RetrieveOutcome {
     int received = 0; ///< instances this retrieval added
     int failed = 0;   ///< sub-operations the remote reported as failed
     bool cancelled = false;
+    /// The status of the remote's last final C-GET/C-MOVE response (0xFE00 after a cancel).
+    int finalStatus = 0;
     bool complete() const { return alreadyPresent + received >= expected && !cancelled; }
 };
 

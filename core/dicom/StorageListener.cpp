@@ -11,7 +11,10 @@
 #include <dcmtk/dcmnet/scp.h>
 #include <dcmtk/dcmtls/tlslayer.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -100,15 +103,27 @@ std::unique_ptr<DcmTLSTransportLayer> serverTls(const ListenerOptions& options) 
     return tls;
 }
 
+/// What the accept thread shares with the StorageListener that started it. The thread keeps it
+/// alive, so a listener stopped while a sender holds an association can let the thread finish
+/// that association on its own.
+struct ListenerState {
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> running{false};
+    std::atomic<int> count{0};
+    /// Held while `received` runs; stop() takes it to be sure no call is under way or follows.
+    std::mutex callbackMutex;
+    StorageListener::Received received;
+    std::mutex doneMutex;
+    std::condition_variable doneChanged;
+    bool done = false;
+};
+
 class StoreScp final : public DcmSCP {
 public:
     /// `tls`: the transport layer when the listener uses TLS (not owned; outlives this), or null.
-    StoreScp(const ListenerOptions& options, StorageListener::Received received,
-             std::atomic<bool>& stopping, std::atomic<int>& count, DcmTransportLayer* tls)
+    StoreScp(const ListenerOptions& options, ListenerState& state, DcmTransportLayer* tls)
         : m_options(options)
-        , m_received(std::move(received))
-        , m_stopping(stopping)
-        , m_count(count) {
+        , m_state(state) {
         if (tls) {
             getConfig().setTransportLayer(tls);
         }
@@ -135,6 +150,10 @@ public:
 protected:
     OFCondition handleIncomingCommand(T_DIMSE_Message* message,
                                       const DcmPresentationContextInfo& info) override {
+        if (m_state.stopping) {
+            // Stopping: any error here makes DcmSCP abort the association (A-ABORT).
+            return DIMSE_ILLEGALASSOCIATION;
+        }
         if (message->CommandField != DIMSE_C_STORE_RQ) {
             return DcmSCP::handleIncomingCommand(message, info);
         }
@@ -143,8 +162,9 @@ protected:
         const fs::path staging = fs::path(m_options.folder) / ".receiving";
         std::error_code error;
         fs::create_directories(staging, error);
+        // The temporary name carries nothing the sender chose.
         const std::string temporary =
-            (staging / (sopInstanceUid + "." + std::to_string(++m_sequence))).string();
+            (staging / ("instance." + std::to_string(++m_sequence))).string();
         T_ASC_PresentationContextID presId = info.presentationContextID;
         OFCondition cond = receiveSTORERequest(request, presId, temporary.c_str());
         Uint16 status = STATUS_Success;
@@ -154,7 +174,11 @@ protected:
             instance.studyInstanceUid = scanned.header.dataSet.text(tags::StudyInstanceUID);
             instance.sopInstanceUid = sopInstanceUid;
             instance.callingAeTitle = getPeerAETitle().c_str();
-            if (!scanned.ok() || instance.studyInstanceUid.empty()) {
+            // UIDs become folder and file names: only well-formed UIDs, and the data set must
+            // be the instance the request announced.
+            if (!scanned.ok() || !isValidUid(instance.studyInstanceUid) ||
+                !isValidUid(sopInstanceUid) ||
+                scanned.header.dataSet.text(tags::SOPInstanceUID) != sopInstanceUid) {
                 status = STATUS_STORE_Error_CannotUnderstand;
             } else {
                 instance.path = retrievedInstancePath(m_options.folder, instance.studyInstanceUid,
@@ -175,9 +199,10 @@ protected:
             cond = sendSTOREResponse(presId, request, status);
         }
         if (status == STATUS_Success) {
-            ++m_count;
-            if (m_received) {
-                m_received(instance);
+            ++m_state.count;
+            std::lock_guard<std::mutex> lock(m_state.callbackMutex);
+            if (m_state.received && !m_state.stopping) {
+                m_state.received(instance);
             }
         }
         return cond;
@@ -190,17 +215,28 @@ protected:
             OFString(params.DULparams.calledAPTitle) != m_options.aeTitle.c_str()) {
             action = DCMSCP_ACTION_REFUSE_ASSOCIATION;
         }
+        if (const auto& allowed = m_options.allowedCallingAeTitles) {
+            const std::string caller = OFString(params.DULparams.callingAPTitle).c_str();
+            if (std::find(allowed->begin(), allowed->end(), caller) == allowed->end()) {
+                action = DCMSCP_ACTION_REFUSE_ASSOCIATION;
+            }
+        }
     }
 
-    OFBool stopAfterConnectionTimeout() override { return m_stopping.load(); }
-    OFBool stopAfterCurrentAssociation() override { return m_stopping.load(); }
+    OFBool stopAfterConnectionTimeout() override { return m_state.stopping.load(); }
+    OFBool stopAfterCurrentAssociation() override { return m_state.stopping.load(); }
 
 private:
     ListenerOptions m_options;
-    StorageListener::Received m_received;
-    std::atomic<bool>& m_stopping;
-    std::atomic<int>& m_count;
+    ListenerState& m_state;
     unsigned long m_sequence = 0;
+};
+
+/// Everything one run of the accept loop needs; shared by the listener and its thread.
+struct ListenerRun {
+    ListenerState state;
+    std::unique_ptr<DcmTLSTransportLayer> tls; ///< declared before scp, which refers to it
+    std::unique_ptr<StoreScp> scp;
 };
 
 } // namespace
@@ -214,6 +250,12 @@ ListenerOptions ListenerOptions::fromSettings(const NetworkSettings& settings) {
     options.tlsCertificateFile = settings.listenerTlsCertificateFile;
     options.tlsKeyFile = settings.listenerTlsKeyFile;
     options.tlsCaFile = settings.listenerTlsCaFile;
+    if (settings.listenerOnlyKnownNodes) {
+        options.allowedCallingAeTitles.emplace();
+        for (const DicomNode& node : settings.nodes) {
+            options.allowedCallingAeTitles->push_back(node.aeTitle);
+        }
+    }
     return options;
 }
 
@@ -221,12 +263,9 @@ class StorageListener::Impl {
 public:
     ListenerOptions options;
     Received received;
-    std::atomic<bool> stopping{false};
-    std::atomic<bool> running{false};
-    std::atomic<int> count{0};
-    std::unique_ptr<DcmTLSTransportLayer> tls; ///< declared before scp, which refers to it
-    std::unique_ptr<StoreScp> scp;
+    std::shared_ptr<ListenerRun> run; ///< the current or last run
     std::thread thread;
+    int countBefore = 0; ///< instances of earlier runs
 };
 
 StorageListener::StorageListener(ListenerOptions options, Received received)
@@ -248,30 +287,38 @@ StorageListener::~StorageListener() {
 }
 
 void StorageListener::start() {
-    if (m_impl->running) {
+    if (running()) {
         return;
+    }
+    if (m_impl->thread.joinable()) {
+        m_impl->thread.join(); // a run that ended on its own
     }
     initialiseDcmtk();
     fs::create_directories(m_impl->options.folder);
-    m_impl->stopping = false;
-    m_impl->tls.reset();
+    auto run = std::make_shared<ListenerRun>();
+    run->state.received = m_impl->received;
     if (m_impl->options.usesTls()) {
-        m_impl->tls = serverTls(m_impl->options);
+        run->tls = serverTls(m_impl->options);
     }
-    m_impl->scp = std::make_unique<StoreScp>(m_impl->options, m_impl->received, m_impl->stopping,
-                                             m_impl->count, m_impl->tls.get());
-    const OFCondition cond = m_impl->scp->openListenPort();
+    run->scp = std::make_unique<StoreScp>(m_impl->options, run->state, run->tls.get());
+    const OFCondition cond = run->scp->openListenPort();
     if (cond.bad()) {
-        m_impl->scp.reset();
-        m_impl->tls.reset();
         throw NetworkError("cannot listen on port " + std::to_string(m_impl->options.port) +
                            " as " + m_impl->options.aeTitle + ": " + cond.text() +
-                           " (is another program using the port?)");
+                           " (is another program, or a listener still finishing a transfer, "
+                           "using the port?)");
     }
-    m_impl->running = true;
-    m_impl->thread = std::thread([impl = m_impl.get()] {
-        impl->scp->acceptAssociations();
-        impl->running = false;
+    if (m_impl->run) {
+        m_impl->countBefore += m_impl->run->state.count;
+    }
+    m_impl->run = run;
+    run->state.running = true;
+    m_impl->thread = std::thread([run] {
+        run->scp->acceptAssociations();
+        run->state.running = false;
+        std::lock_guard<std::mutex> lock(run->state.doneMutex);
+        run->state.done = true;
+        run->state.doneChanged.notify_all();
     });
 }
 
@@ -279,19 +326,32 @@ void StorageListener::stop() {
     if (!m_impl->thread.joinable()) {
         return;
     }
-    m_impl->stopping = true;
-    m_impl->thread.join();
-    m_impl->scp.reset();
-    m_impl->tls.reset();
-    m_impl->running = false;
+    const std::shared_ptr<ListenerRun> run = m_impl->run;
+    {
+        // After this no `received` call is under way, and none follows.
+        std::lock_guard<std::mutex> lock(run->state.callbackMutex);
+        run->state.stopping = true;
+    }
+    // The accept loop looks at the flag every second; a sender in the middle of an association
+    // is aborted at its next command, but one that says nothing holds it until the response
+    // timeout. That run is left to end on its own rather than making the caller wait.
+    std::unique_lock<std::mutex> lock(run->state.doneMutex);
+    if (run->state.doneChanged.wait_for(lock, std::chrono::seconds(3),
+                                        [&] { return run->state.done; })) {
+        lock.unlock();
+        m_impl->thread.join();
+    } else {
+        lock.unlock();
+        m_impl->thread.detach();
+    }
 }
 
 bool StorageListener::running() const {
-    return m_impl->running;
+    return m_impl->run && m_impl->run->state.running && !m_impl->run->state.stopping;
 }
 
 int StorageListener::receivedCount() const {
-    return m_impl->count;
+    return m_impl->countBefore + (m_impl->run ? m_impl->run->state.count.load() : 0);
 }
 
 } // namespace radiolens

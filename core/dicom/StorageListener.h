@@ -7,7 +7,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace radiolens {
 
@@ -18,6 +20,9 @@ struct ListenerOptions {
     int responseTimeoutSeconds = 30;
     /// Refuse associations that call another AE title.
     bool checkCalledAeTitle = true;
+    /// When set, only senders calling with one of these AE titles are accepted (the configured
+    /// nodes, say); everyone else is refused. Unset: any sender.
+    std::optional<std::vector<std::string>> allowedCallingAeTitles;
     /// TLS (DICOM PS3.15 Annex B): the listener's certificate and private key (PEM files,
     /// the key unencrypted). Both empty: plain TCP; then every sender must speak TLS.
     std::string tlsCertificateFile;
@@ -41,7 +46,10 @@ struct ReceivedInstance {
 
 /// Accepts C-ECHO and C-STORE of every storage SOP class in every transfer syntax Radiolens
 /// reads, and stores what arrives bit for bit (the file meta header is written anew). Files are
-/// written beside their place and renamed into it, so a reader never sees half a file.
+/// written beside their place and renamed into it, so a reader never sees half a file. An
+/// instance whose Study or SOP Instance UID is not a well-formed UID (they become folder and
+/// file names), or whose data set is not the instance its request announced, is refused
+/// (status 0xC000) and nothing of it is kept.
 ///
 /// start() binds the port (and throws NetworkError naming it when that fails, or naming the
 /// TLS file that cannot be used) and serves associations one after another on a thread of its
@@ -56,7 +64,10 @@ public:
     ~StorageListener(); ///< stops
 
     void start();
-    /// Ends the current association's wait and the thread; returns within about a second.
+    /// Stops accepting, aborts the current association at its sender's next command, and
+    /// returns within about 3 s; after it, `received` is not called again. A sender that holds
+    /// an association without a word keeps the port until the response timeout (start()
+    /// refuses until then).
     void stop();
     bool running() const;
     /// Instances stored since start.

@@ -39,8 +39,14 @@ Retrieval retrieveStudy(PacsClient& client, const std::string& ownAeTitle,
         record(r);
     }
     RetrieveOutcome outcome;
+    int studyInstances = 0; ///< for a series retrieval: the whole study's, to judge the study
     std::unique_ptr<StorageListener> listener;
     try {
+        if (!request.seriesInstanceUid.empty()) {
+            QueryFilter filter;
+            filter.studyInstanceUid = request.studyInstanceUid;
+            studyInstances = int(client.find(QueryLevel::Image, filter).size());
+        }
         if (request.useMove) {
             if (request.temporaryListenerPort > 0) {
                 ListenerOptions options;
@@ -61,6 +67,10 @@ Retrieval retrieveStudy(PacsClient& client, const std::string& ownAeTitle,
         outcome = e.outcome();
     } catch (const NetworkError& e) {
         r.error = e.what();
+    } catch (const std::filesystem::filesystem_error& e) {
+        // A full or read-only incoming folder.
+        r.error =
+            "cannot write into the incoming folder " + request.folder + ": " + e.code().message();
     }
     if (listener) {
         listener->stop();
@@ -80,6 +90,17 @@ Retrieval retrieveStudy(PacsClient& client, const std::string& ownAeTitle,
         r.error = std::to_string(outcome.expected - outcome.alreadyPresent - outcome.received) +
                   " instance(s) did not arrive (" + std::to_string(outcome.failed) +
                   " failed on the node)";
+    }
+    // The record is the study's: a series that arrived whole completes it only when the rest
+    // of the study is here too.
+    if (studyInstances > 0) {
+        r.expected = studyInstances;
+        if (r.state == Retrieval::State::Complete && r.present < studyInstances) {
+            r.state = Retrieval::State::Incomplete;
+            r.error = "series " + request.seriesInstanceUid + " retrieved; " +
+                      std::to_string(studyInstances - r.present) +
+                      " instance(s) of the study's other series are not here";
+        }
     }
     r.updatedMs = 0;
     if (record) {

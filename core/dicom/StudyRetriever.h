@@ -23,9 +23,10 @@ struct RetrieveRequest {
 /// before the first request and with the final state after (Complete, Incomplete with the
 /// reason, or Cancelled). The final state is decided by what is on disk, so a retrieval cut off
 /// by a dropped connection or a node that stops answering is Incomplete, and the next call
-/// fetches only what is missing. Network failures are returned in the record, not thrown;
-/// invalid requests throw std::invalid_argument. `stored` is called for each instance that
-/// arrives by C-GET (from this thread).
+/// fetches only what is missing. Network and disk failures are returned in the record, not
+/// thrown; invalid requests throw std::invalid_argument. For a series, `expected` is the whole
+/// study's count, and the study is Complete only when all of it is here. `stored` is called for
+/// each instance that arrives by C-GET (from this thread).
 Retrieval retrieveStudy(PacsClient& client, const std::string& ownAeTitle,
                         const RetrieveRequest& request, ProgressSink* progress,
                         const std::function<void(const Retrieval&)>& record,

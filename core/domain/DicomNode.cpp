@@ -110,6 +110,7 @@ std::string NetworkSettings::toJson() const {
     json.field("ownAeTitle", ownAeTitle);
     json.field("listenPort", listenPort);
     json.field("listenerEnabled", listenerEnabled);
+    json.field("listenerOnlyKnownNodes", listenerOnlyKnownNodes);
     writeIfSet(json, "listenerTlsCertificateFile", listenerTlsCertificateFile);
     writeIfSet(json, "listenerTlsKeyFile", listenerTlsKeyFile);
     writeIfSet(json, "listenerTlsCaFile", listenerTlsCaFile);
@@ -155,6 +156,9 @@ NetworkSettings NetworkSettings::fromJson(const std::string& text) {
     checkPort(settings.listenPort, "listenPort");
     if (const JsonValue* enabled = root.find("listenerEnabled")) {
         settings.listenerEnabled = enabled->asBool();
+    }
+    if (const JsonValue* known = root.find("listenerOnlyKnownNodes")) {
+        settings.listenerOnlyKnownNodes = known->asBool();
     }
     settings.listenerTlsCertificateFile = optionalFile(root, "listenerTlsCertificateFile", "");
     settings.listenerTlsKeyFile = optionalFile(root, "listenerTlsKeyFile", "");

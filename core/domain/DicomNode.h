@@ -40,6 +40,8 @@ struct NetworkSettings {
     std::string ownAeTitle = "RADIOLENS";
     int listenPort = 11112;       ///< the C-STORE listener's TCP port
     bool listenerEnabled = false; ///< start the listener with the application
+    /// The listener accepts only senders calling with the AE title of a configured node.
+    bool listenerOnlyKnownNodes = false;
     /// The listener's TLS certificate and private key (PEM); both empty: plain TCP.
     std::string listenerTlsCertificateFile;
     std::string listenerTlsKeyFile;

@@ -18,11 +18,14 @@ namespace radiolens {
 
 namespace {
 
-/// Progress of one retrieval, posted to the service; cancels when the service's flag is set.
+/// Progress of one network job, posted to the service; cancels when the service's cancel
+/// generation has moved past the job's (Cancel, or the service closing).
 class RetrievalProgress final : public ProgressSink {
 public:
-    RetrievalProgress(std::shared_ptr<std::atomic<bool>> cancel, std::function<void(double)> post)
-        : m_cancel(std::move(cancel))
+    RetrievalProgress(std::shared_ptr<std::atomic<int>> generation, int job,
+                      std::function<void(double)> post)
+        : m_generation(std::move(generation))
+        , m_job(job)
         , m_post(std::move(post)) {}
     bool report(double fraction) override {
         const auto now = std::chrono::steady_clock::now();
@@ -30,11 +33,12 @@ public:
             m_last = now;
             m_post(fraction);
         }
-        return !*m_cancel;
+        return *m_generation == m_job;
     }
 
 private:
-    std::shared_ptr<std::atomic<bool>> m_cancel;
+    std::shared_ptr<std::atomic<int>> m_generation;
+    int m_job;
     std::function<void(double)> m_post;
     std::chrono::steady_clock::time_point m_last{};
 };
@@ -53,7 +57,7 @@ PacsService::PacsService(const QString& settingsPath, const QString& storePath, 
     , m_settingsPath(settingsPath.isEmpty() ? QString::fromStdString(NetworkSettings::defaultPath())
                                             : settingsPath)
     , m_storePath(storePath)
-    , m_cancel(std::make_shared<std::atomic<bool>>(false)) {
+    , m_cancel(std::make_shared<std::atomic<int>>(0)) {
     m_retrievalPool.setMaxThreadCount(1);
     m_queryPool.setMaxThreadCount(2);
     try {
@@ -70,7 +74,7 @@ PacsService::PacsService(const QString& settingsPath, const QString& storePath, 
 }
 
 PacsService::~PacsService() {
-    *m_cancel = true;
+    ++*m_cancel;
     stopListener();
     m_retrievalPool.waitForDone();
     m_queryPool.waitForDone();
@@ -89,7 +93,9 @@ QString PacsService::saveSettings(const NetworkSettings& settings) {
         settings.listenerEnabled != m_settings.listenerEnabled ||
         settings.listenerTlsCertificateFile != m_settings.listenerTlsCertificateFile ||
         settings.listenerTlsKeyFile != m_settings.listenerTlsKeyFile ||
-        settings.listenerTlsCaFile != m_settings.listenerTlsCaFile;
+        settings.listenerTlsCaFile != m_settings.listenerTlsCaFile ||
+        settings.listenerOnlyKnownNodes != m_settings.listenerOnlyKnownNodes ||
+        settings.listenerOnlyKnownNodes; // then the nodes it accepts may have changed
     m_settings = settings;
     if (listenerChanged) {
         stopListener();
@@ -160,9 +166,6 @@ void PacsService::search(const DicomNode& node, QueryLevel level, const QueryFil
 }
 
 void PacsService::retrieve(const DicomNode& node, const QString& studyInstanceUid) {
-    if (m_pending == 0) {
-        *m_cancel = false;
-    }
     ++m_pending;
     RetrieveRequest request;
     request.studyInstanceUid = studyInstanceUid.toStdString();
@@ -172,7 +175,8 @@ void PacsService::retrieve(const DicomNode& node, const QString& studyInstanceUi
     const NetworkTimeouts t = timeouts();
     const std::string storePath = m_storePath.toStdString();
     const auto cancel = m_cancel;
-    m_retrievalPool.start([this, node, own, t, request, storePath, cancel] {
+    const int job = *m_cancel; // a Cancel after this request cancels it, not later ones
+    m_retrievalPool.start([this, node, own, t, request, storePath, cancel, job] {
         const QString study = QString::fromStdString(request.studyInstanceUid);
         const QString studyFolder = QDir(QString::fromStdString(request.folder)).filePath(study);
         auto post = [this](std::function<void()> f) {
@@ -182,7 +186,7 @@ void PacsService::retrieve(const DicomNode& node, const QString& studyInstanceUi
         result.studyInstanceUid = request.studyInstanceUid;
         result.node = node.address();
         result.folder = request.folder;
-        if (*cancel) {
+        if (*cancel != job) {
             result.state = Retrieval::State::Cancelled;
             post([this, result] {
                 --m_pending;
@@ -200,7 +204,7 @@ void PacsService::retrieve(const DicomNode& node, const QString& studyInstanceUi
                 store = std::make_unique<StudyStore>(storePath);
                 log = std::make_unique<RetrievalLog>(*store);
             }
-            RetrievalProgress progress(cancel, [post, study, this](double f) {
+            RetrievalProgress progress(cancel, job, [post, study, this](double f) {
                 post([this, study, f] { Q_EMIT retrievalProgressed(study, f); });
             });
             // Arrivals are announced at most a few times a second: each makes the browser
@@ -238,7 +242,7 @@ void PacsService::retrieve(const DicomNode& node, const QString& studyInstanceUi
 }
 
 void PacsService::cancelRetrievals() {
-    *m_cancel = true;
+    ++*m_cancel;
 }
 
 std::map<std::string, Retrieval> PacsService::retrievals() const {
@@ -263,12 +267,15 @@ void PacsService::send(const DicomNode& node, const QStringList& files) {
     for (const QString& f : files) {
         paths.push_back(f.toStdString());
     }
-    m_queryPool.start([this, node, own, t, paths] {
+    const auto cancel = m_cancel;
+    const int job = *m_cancel;
+    m_queryPool.start([this, node, own, t, paths, cancel, job] {
         std::vector<std::string> failures;
         int stored = 0;
         QString error;
         try {
-            stored = PacsClient(node, own, t).store(paths, &failures);
+            RetrievalProgress progress(cancel, job, [](double) {});
+            stored = PacsClient(node, own, t).store(paths, &failures, &progress);
         } catch (const std::exception& e) {
             error = QString::fromStdString(e.what());
         }

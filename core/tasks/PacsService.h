@@ -51,7 +51,8 @@ public:
     /// Queues the retrieval of a study (C-GET, or C-MOVE to our listener when the node is set
     /// so; the listener must be running then).
     void retrieve(const DicomNode& node, const QString& studyInstanceUid);
-    /// Cancels the running retrieval and drops the queued ones.
+    /// Cancels the running retrieval and drops the queued ones (and stops a send under way);
+    /// retrievals asked for afterwards run.
     void cancelRetrievals();
     int pendingRetrievals() const { return m_pending; }
     /// The retrievals kept in the store, by study.
@@ -90,7 +91,8 @@ private:
     NetworkSettings m_settings;
     QThreadPool m_retrievalPool; ///< one thread: retrievals in order
     QThreadPool m_queryPool;
-    std::shared_ptr<std::atomic<bool>> m_cancel;
+    /// Raised by Cancel and by the destructor: jobs started under an older value stop.
+    std::shared_ptr<std::atomic<int>> m_cancel;
     std::atomic<int> m_searchGeneration{0};
     int m_pending = 0;
     std::unique_ptr<StorageListener> m_listener;

@@ -12,9 +12,11 @@
 #include "core/store/StudyStore.h"
 #include "tests/common/OrthancServer.h"
 #include "tests/common/Scratch.h"
+#include "SyntheticDicom.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dctk.h"
+#include "dcmtk/dcmnet/scu.h"
 
 #include <gtest/gtest.h>
 
@@ -246,8 +248,16 @@ TEST_F(Pacs, KillingTheServerMidRetrieveMarksTheStudyIncompleteAndARetryFetchesT
     EXPECT_EQ(kept->state, Retrieval::State::Incomplete);
     EXPECT_EQ(kept->present, cut.present);
     EXPECT_EQ(kept->error, cut.error);
-    // No half-written file is left where the study's files are.
-    EXPECT_EQ(instancesOnDisk(request.folder, studyUid()), cut.present);
+    // No half-written file is left: the staging folder is empty and every file that is where
+    // the study's files go is a whole instance with the source's pixels.
+    const fs::path staging = fs::path(request.folder) / studyUid() / ".receiving";
+    EXPECT_TRUE(!fs::exists(staging) || fs::is_empty(staging));
+    for (const auto& entry : fs::directory_iterator(fs::path(request.folder) / studyUid())) {
+        if (entry.is_regular_file()) {
+            const FileFacts got = factsOf(entry.path().string());
+            EXPECT_TRUE(got.pixels == sourceFacts().at(got.sopUid).pixels) << entry.path();
+        }
+    }
 
     m_orthanc->start();
     int fetched = 0;
@@ -291,19 +301,127 @@ TEST_F(Pacs, AServerThatStopsAnsweringTimesOutWithAClearErrorAndTheRetryComplete
 
 TEST_F(Pacs, CancellingARetrievalKeepsWhatArrivedAndSaysCancelled) {
     storeCt();
-    RetrieveRequest request;
-    request.studyInstanceUid = studyUid();
-    request.folder = (m_dir / "incoming").string();
+    const std::string folder = (m_dir / "incoming").string();
     struct CancelAt final : ProgressSink {
         bool report(double fraction) override { return fraction < 0.25; }
     } cancel;
+    const RetrieveOutcome outcome = client().get(studyUid(), {}, folder, &cancel);
+    EXPECT_TRUE(outcome.cancelled);
+    EXPECT_FALSE(outcome.complete());
+    // The server acknowledged the C-CANCEL: its final response says the sub-operations were
+    // terminated (0xFE00), so the association ended cleanly.
+    EXPECT_EQ(outcome.finalStatus, 0xFE00);
+    const int kept = instancesOnDisk(folder, studyUid());
+    EXPECT_GE(kept, 7);
+    EXPECT_LT(kept, 28);
+    EXPECT_EQ(outcome.received, kept);
+
+    // Retrieving again fetches the rest.
+    const RetrieveOutcome rest = client().get(studyUid(), {}, folder);
+    EXPECT_EQ(rest.alreadyPresent, kept);
+    EXPECT_EQ(rest.received, 28 - kept);
+    EXPECT_TRUE(rest.complete());
+}
+
+TEST_F(Pacs, AMoveRetryFetchesOnlyTheMissingInstances) {
+    storeCt();
+    const std::string folder = (m_dir / "move").string();
+    ListenerOptions options;
+    options.aeTitle = kOwnAe;
+    options.port = m_listenPort;
+    options.folder = folder;
+    StorageListener listener(options);
+    listener.start();
+    ASSERT_TRUE(client().move(studyUid(), {}, folder, kOwnAe).complete());
+    // Three instances go missing; the retry asks for those three only.
+    int removed = 0;
+    for (const auto& entry : fs::directory_iterator(fs::path(folder) / studyUid())) {
+        if (removed < 3 && entry.path().extension() == ".dcm") {
+            fs::remove(entry.path());
+            ++removed;
+        }
+    }
+    const int before = listener.receivedCount();
+    const RetrieveOutcome retry = client().move(studyUid(), {}, folder, kOwnAe);
+    listener.stop();
+    EXPECT_TRUE(retry.complete());
+    EXPECT_EQ(retry.alreadyPresent, 25);
+    EXPECT_EQ(retry.received, 3);
+    EXPECT_EQ(listener.receivedCount() - before, 3);
+    expectIdenticalToSource(folder, studyUid());
+}
+
+TEST_F(Pacs, ASeriesRetrievalLeavesTheStudyIncompleteWhileItsOtherSeriesAreMissing) {
+    storeCt();
+    // A second series in the same study: one more image.
+    const std::string extra = (m_dir / "extra.dcm").string();
+    test::SyntheticImage image;
+    image.studyUid = studyUid();
+    image.patientId = "QMNx85rKkkg";
+    image.seriesNumber = 99;
+    image.pixels.assign(8 * 8 * 2, 0);
+    test::writeSynthetic(image, extra);
+    ASSERT_EQ(client().store({extra}), 1);
+    QueryFilter filter;
+    filter.studyInstanceUid = studyUid();
+    const auto series = client().find(QueryLevel::Series, filter);
+    ASSERT_EQ(series.size(), 2u);
+    const std::string ctSeries =
+        series[0].seriesInstances == 28 ? series[0].seriesInstanceUid : series[1].seriesInstanceUid;
+    RetrieveRequest request;
+    request.studyInstanceUid = studyUid();
+    request.seriesInstanceUid = ctSeries;
+    request.folder = (m_dir / "incoming").string();
     PacsClient pacs = client();
-    const Retrieval r = retrieveStudy(pacs, kOwnAe, request, &cancel, {});
-    EXPECT_EQ(r.state, Retrieval::State::Cancelled) << r.error;
-    EXPECT_GE(r.present, 7);
-    EXPECT_LT(r.present, 28);
-    // The association ended cleanly: the server still answers.
-    EXPECT_LT(client().echo(), 5.0);
+    const Retrieval r = retrieveStudy(pacs, kOwnAe, request, nullptr, {});
+    EXPECT_EQ(r.state, Retrieval::State::Incomplete);
+    EXPECT_EQ(r.expected, 29);
+    EXPECT_EQ(r.present, 28);
+    EXPECT_NE(r.error.find("1 instance(s) of the study's other series are not here"),
+              std::string::npos)
+        << r.error;
+    // The whole study completes it.
+    request.seriesInstanceUid.clear();
+    PacsClient again = client();
+    EXPECT_EQ(retrieveStudy(again, kOwnAe, request, nullptr, {}).state, Retrieval::State::Complete);
+}
+
+TEST_F(Pacs, NamesInOtherCharacterSetsAreFoundAndShownInUtf8) {
+    // ISO 8859-1 bytes for "Müller^Jürgen".
+    const std::string latin1 = "M\xFCller^J\xFCrgen";
+    const std::string file = (m_dir / "latin1.dcm").string();
+    test::SyntheticImage image;
+    image.patientId = "LATIN-1";
+    image.patientName = latin1;
+    image.pixels.assign(8 * 8 * 2, 0);
+    image.customize = [](DcmDataset& data) {
+        data.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 100");
+    };
+    test::writeSynthetic(image, file);
+    ASSERT_EQ(client().store({file}), 1);
+    QueryFilter filter;
+    filter.patientName = "M\xC3\xBCller*"; // "Müller*" in UTF-8
+    const auto found = client().find(QueryLevel::Study, filter);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].patientId, "LATIN-1");
+    EXPECT_EQ(found[0].patientName, "M\xC3\xBCller^J\xC3\xBCrgen");
+}
+
+TEST_F(Pacs, KillingTheServerMidSendSaysHowFarItGotAndNamesTheNode) {
+    std::vector<std::string> files = ctFiles();
+    TriggerAt killer(0.3, [&] { m_orthanc->kill(); });
+    std::vector<std::string> failures;
+    try {
+        client().store(files, &failures, &killer);
+        FAIL() << "the send went on after the server died";
+    } catch (const NetworkError& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find(m_orthanc->address() + ": C-STORE stopped after "),
+                  std::string::npos)
+            << message;
+        EXPECT_NE(message.find("send the rest again"), std::string::npos) << message;
+    }
+    EXPECT_TRUE(failures.empty()) << "one failure, not one per remaining file";
 }
 
 TEST(PacsErrors, ANodeThatIsNotThereGivesAClearError) {
@@ -364,6 +482,27 @@ TEST(PacsErrors, TheListenerStoresPushedFilesAndRefusesAnotherCalledAeTitle) {
     EXPECT_EQ(sender.store(files, &failures), 28);
     ASSERT_EQ(failures.size(), 1u);
     EXPECT_NE(failures[0].find("no-such-file.dcm"), std::string::npos);
+
+    // UIDs become folder and file names: ones that are not UIDs are refused, and nothing lands
+    // outside the folder.
+    std::vector<std::string> hostile;
+    for (const auto& [study, sop] : std::vector<std::pair<std::string, std::string>>{
+             {"../../escaped", "1.2.3.4"}, {"1.2.3", "../../../escapedsop"}}) {
+        test::SyntheticImage image;
+        image.studyUid = study;
+        image.sopInstanceUid = sop;
+        image.pixels.assign(8 * 8 * 2, 0);
+        hostile.push_back((dir / ("hostile" + std::to_string(hostile.size()) + ".dcm")).string());
+        test::writeSynthetic(image, hostile.back());
+    }
+    std::vector<std::string> refused;
+    EXPECT_EQ(sender.store(hostile, &refused), 0);
+    ASSERT_EQ(refused.size(), 2u);
+    EXPECT_NE(refused[0].find("0xc000"), std::string::npos) << refused[0];
+    EXPECT_FALSE(fs::exists(dir / "escaped"));
+    EXPECT_FALSE(fs::exists(dir / "escapedsop.dcm"));
+    EXPECT_FALSE(fs::exists(dir.parent_path() / "escapedsop.dcm"));
+
     listener.stop();
     EXPECT_EQ(listener.receivedCount(), 28);
     ASSERT_EQ(callers.size(), 28u);
@@ -697,9 +836,59 @@ TEST(PacsTlsListener, OurTlsListenerReceivesAStoreFromOurTlsClientAndRefusesOthe
     std::vector<std::string> failures;
     EXPECT_EQ(sender.store(ctFiles(), &failures), 28);
     EXPECT_TRUE(failures.empty());
+
+    // UIDs become folder and file names: ones that are not UIDs are refused, and nothing lands
+    // outside the folder.
+    std::vector<std::string> hostile;
+    for (const auto& [study, sop] : std::vector<std::pair<std::string, std::string>>{
+             {"../../escaped", "1.2.3.4"}, {"1.2.3", "../../../escapedsop"}}) {
+        test::SyntheticImage image;
+        image.studyUid = study;
+        image.sopInstanceUid = sop;
+        image.pixels.assign(8 * 8 * 2, 0);
+        hostile.push_back((dir / ("hostile" + std::to_string(hostile.size()) + ".dcm")).string());
+        test::writeSynthetic(image, hostile.back());
+    }
+    std::vector<std::string> refused;
+    EXPECT_EQ(sender.store(hostile, &refused), 0);
+    ASSERT_EQ(refused.size(), 2u);
+    EXPECT_NE(refused[0].find("0xc000"), std::string::npos) << refused[0];
+    EXPECT_FALSE(fs::exists(dir / "escaped"));
+    EXPECT_FALSE(fs::exists(dir / "escapedsop.dcm"));
+    EXPECT_FALSE(fs::exists(dir.parent_path() / "escapedsop.dcm"));
+
     listener.stop();
     EXPECT_EQ(listener.receivedCount(), 28);
     ASSERT_EQ(callers.size(), 28u);
     EXPECT_EQ(callers[0], "SENDER");
     expectIdenticalToSource(options.folder, sourceFacts().begin()->second.studyUid);
+}
+
+TEST(PacsErrors, StoppingTheListenerDoesNotWaitForASenderThatSaysNothing) {
+    const fs::path dir = radiolens::test::scratch("pacs-idle-sender");
+    ListenerOptions options;
+    options.aeTitle = "RLIDLE";
+    options.port = OrthancServer::freePort();
+    options.folder = (dir / "in").string();
+    options.responseTimeoutSeconds = 60;
+    StorageListener listener(options);
+    listener.start();
+    // A sender opens an association and then holds it without a word.
+    DcmSCU idle;
+    idle.setAETitle("IDLE");
+    idle.setPeerAETitle("RLIDLE");
+    idle.setPeerHostName("127.0.0.1");
+    idle.setPeerPort(Uint16(options.port));
+    OFList<OFString> syntaxes;
+    syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
+    idle.addPresentationContext(UID_VerificationSOPClass, syntaxes);
+    ASSERT_TRUE(idle.initNetwork().good());
+    ASSERT_TRUE(idle.negotiateAssociation().good());
+    const auto start = std::chrono::steady_clock::now();
+    listener.stop();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_LT(seconds, 5.0) << "stop() waited for the idle sender";
+    EXPECT_FALSE(listener.running());
+    idle.abortAssociation();
 }

@@ -132,6 +132,22 @@ TEST_F(PacsUi, ASearchedStudyIsRetrievedAndShownMarkedIncompleteWhenCutOffAndCom
                              10000);
     QTRY_VERIFY_WITH_TIMEOUT(!window.currentSeriesUid().isEmpty(), 10000);
 
+    // A Cancel with nothing running does not cancel the next retrieval.
+    pacs->cancelRetrievals();
+    int removed = 0;
+    for (const auto& entry : fs::directory_iterator(fs::path(pacs->incomingFolder().toStdString()) /
+                                                    study.toStdString())) {
+        if (removed < 2 && entry.path().extension() == ".dcm") {
+            fs::remove(entry.path());
+            ++removed;
+        }
+    }
+    qr->retrieveSelected();
+    ASSERT_TRUE(finished.wait(30000));
+    const Retrieval again = finished.takeFirst().at(0).value<Retrieval>();
+    EXPECT_EQ(again.state, Retrieval::State::Complete) << again.error;
+    EXPECT_EQ(again.present, 28);
+
     if (const char* dir = std::getenv("RADIOLENS_SCREENSHOT_DIR")) {
         qr->grab().save(QString(dir) + "/screenshot-pacs.png");
     }
