@@ -97,6 +97,10 @@ int runModels(const std::vector<std::string>& argv);
 int runRetrain(const std::vector<std::string>& argv);
 extern const char* const kLabelCommandsHelp;
 
+/// The local store's health and backups (StoreCommands.cpp): store check|backup|restore.
+int runStore(const std::vector<std::string>& argv);
+extern const char* const kStoreCommandsHelp;
+
 /// DICOM networking (PacsCommands.cpp): pacs echo|find|get|move|store, listen.
 int runPacs(const std::vector<std::string>& argv);
 int runListen(const std::vector<std::string>& argv);

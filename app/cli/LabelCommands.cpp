@@ -156,10 +156,11 @@ std::string storePath(const Arguments& args) {
     return args.get("--store", StudyStore::defaultPath());
 }
 
-/// The store, opened; its reason as a CLI error otherwise.
-std::unique_ptr<StudyStore> openStore(const std::string& command, const Arguments& args) {
+/// The store, opened (and checked: `check`); its reason as a CLI error otherwise.
+std::unique_ptr<StudyStore> openStore(const std::string& command, const Arguments& args,
+                                      StudyStore::OpenCheck check = StudyStore::OpenCheck::Full) {
     try {
-        return std::make_unique<StudyStore>(storePath(args));
+        return std::make_unique<StudyStore>(storePath(args), check);
     } catch (const std::exception& e) {
         throw CliError{command + ": " + e.what()};
     }
@@ -1004,7 +1005,7 @@ int auditVerify(const std::vector<std::string>& argv) {
     const std::string command = "audit verify";
     const Arguments args = parse(command, argv, {"--json"}, {"--store", "--head"});
     checkArguments(command, args, {});
-    auto store = openStore(command, args);
+    auto store = openStore(command, args, StudyStore::OpenCheck::SkipAudit);
     const AuditVerification v = AuditLog(*store).verify(args.get("--head"));
     if (args.has("--json")) {
         JsonWriter json(std::cout);
@@ -1031,7 +1032,7 @@ int auditList(const std::vector<std::string>& argv) {
     const std::string command = "audit list";
     const Arguments args = parse(command, argv, {"--json"}, {"--store", "--after", "--limit"});
     checkArguments(command, args, {});
-    auto store = openStore(command, args);
+    auto store = openStore(command, args, StudyStore::OpenCheck::SkipAudit);
     const std::vector<AuditEntry> entries =
         AuditLog(*store).entries(positiveInt(command, args, "--after", 0, 2000000000),
                                  std::size_t(positiveInt(command, args, "--limit", 1, 2000000000)));

@@ -632,7 +632,7 @@ Commands:
   engine                 load the machine-learning engine and print what it runs on
   forecast import PATH   import vitals and labs (PhysioNet 2012, long CSV, FHIR) and report
                          what the cleaning rules kept and dropped
-%s%s%s%s
+%s%s%s%s%s
 'radiolens-cli COMMAND --help' describes a command. Exit code 0 on success, 1 on failure,
 2 on a usage error; the reason is printed on one line on stderr.
 )";
@@ -650,7 +650,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (args.front() == "--help" || args.front() == "-h" || args.front() == "help") {
-        std::printf(kHelp, kMlCommandsHelp, kLabelCommandsHelp, kPacsCommandsHelp, kExportHelp);
+        std::printf(kHelp, kMlCommandsHelp, kLabelCommandsHelp, kStoreCommandsHelp,
+                    kPacsCommandsHelp, kExportHelp);
         return 0;
     }
     if (args.front() == "--version") {
@@ -663,7 +664,7 @@ int main(int argc, char** argv) {
         {"evaluate", runEvaluate}, {"classify", runClassify}, {"demo-model", runDemoModel},
         {"forecast", runForecast}, {"label", runLabel},       {"audit", runAudit},
         {"models", runModels},     {"retrain", runRetrain},   {"pacs", runPacs},
-        {"listen", runListen},     {"export", runExport},
+        {"listen", runListen},     {"export", runExport},     {"store", runStore},
     };
     const auto command = commands.find(args.front());
     if (command == commands.end()) {

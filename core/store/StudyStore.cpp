@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <iterator>
 #include <limits>
@@ -418,6 +419,30 @@ void checkIdentity(sqlite3* db, const std::string& path) {
     }
 }
 
+/// SQLite's quick_check (structure, not index contents; a few milliseconds per thousand
+/// rows). A damaged file is refused before anything is written to it.
+void checkStructure(sqlite3* db, const std::string& path) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string result;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(20)", -1, &stmt, nullptr);
+    while (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+        result += (result.empty() ? "" : "; ") + std::string(text ? text : "");
+    }
+    const std::string message = sqlite3_errmsg(db);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_OK || result.empty()) {
+        throw std::runtime_error("Radiolens database " + path + " is damaged (" + message +
+                                 "); it was left as it is. 'radiolens-cli store restore' puts "
+                                 "back a backup");
+    }
+    if (result != "ok") {
+        throw std::runtime_error("Radiolens database " + path + " is damaged (" + result +
+                                 "); it was left as it is. 'radiolens-cli store restore' puts "
+                                 "back a backup");
+    }
+}
+
 int readSchemaVersion(sqlite3* db, const std::string& path) {
     Statement query(db, path, "PRAGMA user_version");
     query.step();
@@ -450,7 +475,7 @@ void migrate(sqlite3* db, const std::string& path) {
 
 } // namespace
 
-StudyStore::StudyStore(const std::string& databasePath)
+StudyStore::StudyStore(const std::string& databasePath, OpenCheck check)
     : m_path(databasePath) {
     if (m_path.empty()) {
         throw std::runtime_error("Cannot open Radiolens database: the path is empty");
@@ -478,6 +503,7 @@ StudyStore::StudyStore(const std::string& databasePath)
     sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
 
     checkIdentity(db.get(), m_path);
+    checkStructure(db.get(), m_path);
     // WAL: a commit appends to the log, readers never block the writer. FULL: each commit is
     // fsynced, so it survives a power cut, not only a crash. Both before any transaction.
     exec(db.get(), m_path, "PRAGMA journal_mode=WAL");
@@ -486,6 +512,17 @@ StudyStore::StudyStore(const std::string& databasePath)
     migrate(db.get(), m_path);
 
     m_db = db.release();
+    if (check == OpenCheck::Full) {
+        const AuditVerification audit = AuditLog(*this).verify();
+        if (!audit.ok) {
+            sqlite3_close_v2(std::exchange(m_db, nullptr));
+            throw std::runtime_error(
+                "Radiolens database " + m_path + ": the audit log does not verify (" +
+                audit.reason +
+                "); the store was not used. 'radiolens-cli store check' tells more; "
+                "'radiolens-cli store restore' puts back a backup");
+        }
+    }
 }
 
 StudyStore::~StudyStore() {
@@ -686,6 +723,122 @@ std::string StudyStore::integrityCheck() const {
         result += (result.empty() ? "" : "\n") + query.text(0);
     }
     return result;
+}
+
+namespace {
+
+/// Copies every page of `from` into `to` with SQLite's online backup; throws naming `what`.
+void copyDatabase(sqlite3* from, sqlite3* to, const std::string& what) {
+    sqlite3_backup* backup = sqlite3_backup_init(to, "main", from, "main");
+    if (backup == nullptr) {
+        throw std::runtime_error(what + ": " + sqlite3_errmsg(to));
+    }
+    int rc = SQLITE_OK;
+    do {
+        // Pages in steps, so that a busy store lets its other users in between.
+        rc = sqlite3_backup_step(backup, 1024);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+            sqlite3_sleep(20);
+        }
+    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    sqlite3_backup_finish(backup);
+    if (rc != SQLITE_DONE) {
+        throw std::runtime_error(what + ": " + sqlite3_errstr(rc));
+    }
+}
+
+std::string timeStamp() {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", &local);
+    return text;
+}
+
+} // namespace
+
+void StudyStore::backupTo(const std::string& backupPath) const {
+    const fs::path target = fs::absolute(backupPath);
+    if (target == fs::absolute(m_path)) {
+        throw std::runtime_error("Cannot back up " + m_path + " onto itself");
+    }
+    std::error_code error;
+    if (!target.parent_path().empty()) {
+        fs::create_directories(target.parent_path(), error);
+    }
+    const std::string temporary = target.string() + ".partial";
+    fs::remove(temporary, error);
+    {
+        sqlite3* raw = nullptr;
+        const int rc = sqlite3_open_v2(temporary.c_str(), &raw,
+                                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+        Connection copy(raw);
+        if (rc != SQLITE_OK) {
+            throw std::runtime_error("Cannot write the backup " + backupPath + ": " +
+                                     (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+        }
+        try {
+            copyDatabase(connection(), copy.get(), "Cannot write the backup " + backupPath);
+            // A backup is one self-contained file: no write-ahead log beside it.
+            exec(copy.get(), temporary, "PRAGMA journal_mode=DELETE");
+            Statement check(copy.get(), temporary, "PRAGMA integrity_check");
+            check.step();
+            if (check.text(0) != "ok") {
+                throw std::runtime_error("The backup " + backupPath +
+                                         " does not check: " + check.text(0));
+            }
+        } catch (...) {
+            copy.reset();
+            fs::remove(temporary, error);
+            throw;
+        }
+    }
+    syncToDisk(temporary);
+    fs::rename(temporary, target, error);
+    if (error) {
+        fs::remove(temporary, error);
+        throw std::runtime_error("Cannot write the backup " + backupPath + ": " + error.message());
+    }
+    syncToDisk(target.parent_path().empty() ? "." : target.parent_path().string());
+}
+
+std::string StudyStore::restore(const std::string& backupPath, const std::string& storePath) {
+    if (!fs::is_regular_file(backupPath)) {
+        throw std::runtime_error("Cannot restore from " + backupPath + ": no such file");
+    }
+    // The backup must be whole, Radiolens's, readable by this build, and its audit log must
+    // verify; opening it as a store checks all of that (and migrates a copy, not the file).
+    const std::string checked = storePath + ".restoring";
+    std::error_code error;
+    fs::remove(checked, error);
+    fs::copy_file(backupPath, checked, error);
+    if (error) {
+        throw std::runtime_error("Cannot restore from " + backupPath + ": " + error.message());
+    }
+    std::unique_ptr<StudyStore> source;
+    try {
+        source = std::make_unique<StudyStore>(checked);
+    } catch (const std::exception& e) {
+        fs::remove(checked, error);
+        fs::remove(checked + "-wal", error);
+        fs::remove(checked + "-shm", error);
+        throw std::runtime_error("Cannot restore from " + backupPath + ": " + e.what());
+    }
+    StudyStore target(storePath, OpenCheck::SkipAudit);
+    // Never over an earlier one: two restores in one second get two files.
+    std::string before = storePath + ".before-restore-" + timeStamp();
+    for (int n = 2; fs::exists(before); ++n) {
+        before = storePath + ".before-restore-" + timeStamp() + "-" + std::to_string(n);
+    }
+    target.backupTo(before);
+    copyDatabase(source->connection(), target.connection(),
+                 "Cannot restore " + storePath + " from " + backupPath);
+    source.reset();
+    fs::remove(checked, error);
+    fs::remove(checked + "-wal", error);
+    fs::remove(checked + "-shm", error);
+    return before;
 }
 
 std::string StudyStore::defaultActor() {

@@ -36,11 +36,21 @@ public:
     /// Schema version (PRAGMA user_version) this build creates and understands.
     static constexpr int currentSchemaVersion = 3;
 
+    /// What opening checks besides the file's identity and structure.
+    enum class OpenCheck {
+        Full,     ///< also the audit log's hash chain (the default: the application and commands)
+        SkipAudit ///< to examine or repair a store whose audit log does not verify
+    };
+
     /// Opens the database at `databasePath`, creating the file and its parent folders when
-    /// missing, and creates or migrates the schema. Throws std::runtime_error when the path is
-    /// a folder, cannot be opened or created, is not a Radiolens database (that file is left
-    /// untouched), or was written by a newer Radiolens (a higher schema version).
-    explicit StudyStore(const std::string& databasePath);
+    /// missing, and creates or migrates the schema. On open it checks the file's structure
+    /// (SQLite's quick_check; a write interrupted by a crash or a kill was already rolled back
+    /// or completed from the write-ahead log by then) and, with OpenCheck::Full, the audit
+    /// log's hash chain. Throws std::runtime_error, leaving the file untouched, when the path
+    /// is a folder, cannot be opened or created, is not a Radiolens database, was written by a
+    /// newer Radiolens (a higher schema version), is damaged, or its audit log does not verify;
+    /// the message says which, and how to go on (`radiolens-cli store check`, `store restore`).
+    explicit StudyStore(const std::string& databasePath, OpenCheck check = OpenCheck::Full);
     ~StudyStore();
 
     StudyStore(const StudyStore&) = delete;
@@ -96,6 +106,21 @@ public:
 
     /// `PRAGMA integrity_check`: "ok", or SQLite's list of what is damaged.
     std::string integrityCheck() const;
+
+    /// Writes a consistent copy of the whole store to `backupPath` while others may go on
+    /// using it (SQLite's online backup), flushed to disk and checked (integrity_check) before
+    /// it is renamed into place; an existing file there is replaced. Throws std::runtime_error
+    /// naming the file.
+    void backupTo(const std::string& backupPath) const;
+
+    /// Replaces the content of the store at `storePath` by the backup at `backupPath`, after
+    /// checking that the backup is an intact Radiolens database of a schema this build reads
+    /// and that its audit log verifies. What the store held before is first saved as a backup
+    /// beside it, named `storePath.before-restore-YYYYMMDD-HHMMSS`; that name is returned.
+    /// Other processes may have the store open: they see the restored content at their next
+    /// read. A backup of an older schema is migrated. Throws std::runtime_error naming the
+    /// file and the reason, changing nothing.
+    static std::string restore(const std::string& backupPath, const std::string& storePath);
 
     /// The open connection, for the other parts of the store (LabelStore, AuditLog,
     /// ModelRegistry, IndexCache); not for use outside core/store. Throws std::logic_error

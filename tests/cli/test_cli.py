@@ -58,7 +58,7 @@ class CommandsAndExitCodes(unittest.TestCase):
 
     def test_every_command_has_help(self):
         for command in ('index', 'info', 'convert', 'demo', 'engine', 'label', 'audit', 'models',
-                        'retrain', 'pacs', 'listen', 'export'):
+                        'retrain', 'pacs', 'listen', 'export', 'store'):
             with self.subTest(command=command):
                 result = run(command, '--help', check=0)
                 self.assertIn(f'usage: radiolens-cli {command}', result.stdout)
@@ -66,7 +66,7 @@ class CommandsAndExitCodes(unittest.TestCase):
         self.assertIn('usage: radiolens-cli info', run('info', '-h', check=0).stdout)
         top = run('--help', check=0)
         for command in ('index', 'info', 'convert', 'demo', 'engine', 'label', 'audit', 'models',
-                        'retrain', 'pacs', 'listen', 'export'):
+                        'retrain', 'pacs', 'listen', 'export', 'store'):
             self.assertIn(command, top.stdout)
 
     def test_usage_errors_exit_2_with_one_line(self):

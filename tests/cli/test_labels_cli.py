@@ -302,6 +302,39 @@ class Retraining(unittest.TestCase):
         self.assertIn('model.pt', refused)
         self.assertIn('changed since it was published', refused)
 
+    def test_store_check_backup_and_restore(self):
+        db = self.root / 'safety.sqlite'
+        for i in range(4):
+            run('label', 'add', '--store', db, '--instance', f'1.2.3.{i}', '--class',
+                'nodule', '--annotator', 'ann', check=0)
+        self.assertIn('intact', run('store', 'check', '--store', db, check=0).stdout)
+        backup = self.root / 'backup.sqlite'
+        run('store', 'backup', '--store', db, '--to', backup, check=0)
+        run('label', 'add', '--store', db, '--instance', '1.2.3.9', '--class', 'normal',
+            '--annotator', 'bob', check=0)
+        # Someone edits the audit log behind Radiolens's back: the store is refused, by name.
+        with sqlite3.connect(db) as connection:
+            connection.executescript("DROP TRIGGER audit_no_update; "
+                             "UPDATE audit SET actor = 'mallory' WHERE id = 2")
+        refused = run('label', 'list', '--store', db, check=1).stderr
+        self.assertIn('the audit log does not verify (entry 2', refused)
+        checked = json.loads(run('store', 'check', '--store', db, '--json',
+                                 check=1).stdout)
+        self.assertEqual((checked['ok'], checked['integrity'], checked['auditOk']),
+                         (False, 'ok', False))
+        restored = run('store', 'restore', '--store', db, '--from', backup, check=0).stdout
+        self.assertIn('what it held before is in', restored)
+        kept = pathlib.Path(restored.strip().rsplit(' ', 1)[1])
+        self.assertTrue(kept.exists())
+        listed = json.loads(run('label', 'list', '--store', db, '--json', check=0).stdout)
+        self.assertEqual(sorted(l['instance'] for l in listed), [f'1.2.3.{i}' for i in range(4)])
+        # A file that is not a backup is refused and the store is unchanged.
+        junk = self.root / 'junk.sqlite'
+        junk.write_text('not a database')
+        self.assertIn('junk.sqlite', run('store', 'restore', '--store', db, '--from', junk,
+                                         check=1).stderr)
+        run('store', 'check', '--store', db, check=0)
+
     def test_nothing_to_train_on_is_refused_with_the_reason(self):
         empty = self.root / 'empty.sqlite'
         self.assertIn('too few labelled images',
