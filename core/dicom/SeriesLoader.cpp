@@ -3,6 +3,7 @@
 #include "core/dicom/DicomHeaderScanner.h"
 #include "core/dicom/DicomInstance.h"
 #include "core/dicom/FrameDecoder.h"
+#include "core/domain/SystemResources.h"
 #include "core/imaging/GridResampler.h"
 #include "core/imaging/StackGeometry.h"
 
@@ -663,6 +664,26 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
     };
 
     OutputChoice choice = chooseOutput(groupImages, groupFrames, false);
+    // What the headers declare is checked against the memory there is before anything is
+    // allocated: a hostile or broken header must not take the workstation down.
+    const std::uint64_t memoryLimit = m_options.memoryLimitBytes != 0
+                                          ? m_options.memoryLimitBytes
+                                          : availableMemoryBytes() / 10 * 9;
+    {
+        // The wider type a retry may need, so that the retry cannot fail where this passed.
+        const std::uint64_t voxels = std::uint64_t(size[0]) * size[1] * size[2];
+        const std::uint64_t bytes =
+            voxels * std::max<std::uint64_t>(choice.format.bytesPerPixel(), 4 * pm.samplesPerPixel);
+        const std::uint64_t frameBytes = FrameDecoder::decodedFrameBytes(first);
+        if (memoryLimit != 0 && (bytes > memoryLimit || frameBytes > memoryLimit)) {
+            result.error = "series " + first.identity.seriesInstanceUid + " (" + first.path + ", " +
+                           std::to_string(pm.columns) + " x " + std::to_string(pm.rows) + " x " +
+                           std::to_string(depth) + ") needs " + byteText(bytes) +
+                           " of memory but only " + byteText(memoryLimit) +
+                           " can be used now; it was not loaded";
+            return result;
+        }
+    }
     std::shared_ptr<Volume> volume;
     try {
         volume = makeVolume(choice);
@@ -671,7 +692,28 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
         return result;
     }
 
-    // 6. Decode, middle slice first, on every core.
+    // 6. Decode, middle slice first, on every core. Each file's decoding time is counted
+    // against the budget.
+    struct TimeBudget {
+        double limit;
+        std::mutex mutex;
+        std::map<std::string, double> seconds;
+        double spent(const std::string& path) {
+            std::lock_guard<std::mutex> lock(mutex);
+            const auto it = seconds.find(path);
+            return it == seconds.end() ? 0.0 : it->second;
+        }
+        double add(const std::string& path, double s) {
+            std::lock_guard<std::mutex> lock(mutex);
+            return seconds[path] += s;
+        }
+        std::string refusal(const std::string& path) const {
+            char text[64];
+            std::snprintf(text, sizeof text, "%.0f", limit);
+            return path + ": decoding took longer than the budget of " + text +
+                   " s per file; the frame was refused";
+        }
+    } budget{m_options.fileTimeBudgetSeconds, {}, {}};
     std::vector<std::size_t> priority = middleOutOrder(depth);
     std::mutex mutex;
     std::vector<std::string> sliceErrors(depth);
@@ -692,11 +734,28 @@ SeriesLoadResult SeriesLoader::load(const std::vector<std::string>& files,
                 const DicomImage& image = *images[ref.image];
                 bool ok = false;
                 try {
-                    if (scratch.size() < FrameDecoder::decodedFrameBytes(image) + 1) {
-                        scratch.resize(FrameDecoder::decodedFrameBytes(image) + 1);
+                    const std::uint64_t frameBytes = FrameDecoder::decodedFrameBytes(image);
+                    if (memoryLimit != 0 && frameBytes > memoryLimit) {
+                        throw std::runtime_error(
+                            image.path + ": a frame declares " + byteText(frameBytes) +
+                            " of pixels, more than the " + byteText(memoryLimit) +
+                            " that can be used now; it was not decoded");
                     }
+                    if (budget.spent(image.path) > m_options.fileTimeBudgetSeconds &&
+                        m_options.fileTimeBudgetSeconds > 0) {
+                        throw std::runtime_error(budget.refusal(image.path));
+                    }
+                    if (scratch.size() < frameBytes + 1) {
+                        scratch.resize(frameBytes + 1);
+                    }
+                    const auto frameStart = Clock::now();
                     const DecodedFrameLayout layout =
                         decoder.decode(image, ref.frame, scratch.data());
+                    if (budget.add(image.path, secondsSince(frameStart)) >
+                            m_options.fileTimeBudgetSeconds &&
+                        m_options.fileTimeBudgetSeconds > 0) {
+                        throw std::runtime_error(budget.refusal(image.path));
+                    }
                     if (!storeFrame(image, frameInfo(ref), layout, scratch.data(), how,
                                     target->sliceData(k), mine)) {
                         overflow = true;

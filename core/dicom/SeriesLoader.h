@@ -3,6 +3,7 @@
 #include "core/domain/StudyIndex.h"
 #include "core/imaging/Volume.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,13 @@ struct SeriesLoadOptions {
     /// Decode at a lower CPU priority (nice +10), so that a load in the background never
     /// slows the thread that paints the screen.
     bool lowPriority = false;
+    /// The most memory the volume (and one decoded frame) may take, in bytes; 0: 90 % of what
+    /// the system has available when the load starts. A series declaring more is refused
+    /// before anything is allocated, saying how much it needs and how much there is.
+    std::uint64_t memoryLimitBytes = 0;
+    /// The longest a file's frames may take to decode, in seconds (0: no limit). Frames of a
+    /// file past it are refused with the reason and the rest of the series is shown.
+    double fileTimeBudgetSeconds = 60.0;
 };
 
 /// Follows a load. volumeStarted() is called on the loading thread, progress() on one thread at

@@ -7,6 +7,9 @@
 
 #include "core/dicom/SeriesLoader.h"
 
+#include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrleerg.h"
 
 #include <gtest/gtest.h>
@@ -1267,4 +1270,88 @@ TEST(SeriesLoaderRegression, ASliceThatCannotBeDecodedIsNeverAnnouncedAsAnImage)
     EXPECT_TRUE(anyContains(result.volume->warnings, "could not be decoded"));
     // The failed slice shows the darkest value, not zeros.
     EXPECT_EQ(result.volume->value(3, 3, 1), result.volume->statistics.min);
+}
+
+// ---- resource limits (issue 9) ------------------------------------------------------------------
+
+TEST(SeriesLoaderLimits, ASeriesLargerThanTheMemoryThereIsIsRefusedBeforeAllocating) {
+    const std::string folder = makeTempFolder("limits-memory");
+    const auto files = writeSeries(folder, 6, 0.0, 1.0, [](int, int, int) { return 10; });
+    SeriesLoadOptions options;
+    options.memoryLimitBytes = 1000; // the 8 x 8 x 6 series needs more as 32-bit values
+    const SeriesLoadResult refused = SeriesLoader(options).load(files);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error.find("of memory but only 1 kB can be used now; it was not loaded"),
+              std::string::npos)
+        << refused.error;
+    EXPECT_TRUE(SeriesLoader().load(files).ok()) << "the default limit is the machine's memory";
+}
+
+TEST(SeriesLoaderLimits, HeadersDeclaringMoreThanTheMachineHasAreRefusedNotAllocated) {
+    // One file declaring 60,000 x 60,000 pixels x 400 frames (5.8 TB as 16 bits), 128 bytes
+    // present: refused by the file's own limit.
+    const std::string folder = makeTempFolder("limits-huge");
+    SyntheticImage image;
+    image.pixels.assign(8 * 8 * 2, 0);
+    image.customize = [](DcmDataset& data) {
+        data.putAndInsertUint16(DCM_Rows, 60000);
+        data.putAndInsertUint16(DCM_Columns, 60000);
+        data.putAndInsertString(DCM_NumberOfFrames, "400");
+    };
+    writeSynthetic(image, folder + "/huge.dcm");
+    const SeriesLoadResult one = SeriesLoader().load({folder + "/huge.dcm"});
+    ASSERT_FALSE(one.ok());
+    EXPECT_NE(one.error.find("huge.dcm"), std::string::npos) << one.error;
+    EXPECT_NE(one.error.find("refused before allocating"), std::string::npos) << one.error;
+
+    // 300 JPEG files each declaring 16,384 x 16,384 (legal on its own; the compressed data are a
+    // few bytes): together 322 GB as 32-bit values, more than any workstation has. Refused by
+    // the series' limit, naming the need, before anything is decoded.
+    std::vector<std::string> files;
+    for (int k = 0; k < 300; ++k) {
+        SyntheticImage slice;
+        slice.pixels.assign(8 * 8 * 2, 0);
+        slice.studyUid = "1.2.826.0.1.3680043.9.9.1";
+        slice.seriesUid = "1.2.826.0.1.3680043.9.9.2";
+        slice.instanceNumber = k + 1;
+        slice.position = Vec3{0, 0, double(k)};
+        slice.bitsAllocated = 8;
+        slice.bitsStored = 8;
+        slice.highBit = 7;
+        slice.pixelRepresentation = 0;
+        slice.pixels.assign(8 * 8, 0);
+        slice.transferSyntax = EXS_JPEGProcess1;
+        slice.customize = [](DcmDataset& data) {
+            data.putAndInsertUint16(DCM_Rows, 16384);
+            data.putAndInsertUint16(DCM_Columns, 16384);
+            // One fragment of made-up JPEG bytes in place of the native pixels.
+            auto* sequence = new DcmPixelSequence(DCM_PixelSequenceTag);
+            sequence->insert(new DcmPixelItem(DCM_PixelItemTag)); // empty offset table
+            auto* fragment = new DcmPixelItem(DCM_PixelItemTag);
+            const Uint8 bytes[16] = {0xFF, 0xD8, 0xFF, 0xDB, 0, 4, 0,    0,
+                                     0,    0,    0,    0,    0, 0, 0xFF, 0xD9};
+            fragment->putUint8Array(bytes, sizeof bytes);
+            sequence->insert(fragment);
+            auto* pixels = new DcmPixelData(DCM_PixelData);
+            pixels->putOriginalRepresentation(EXS_JPEGProcess1, nullptr, sequence);
+            data.insert(pixels, true);
+        };
+        files.push_back(folder + "/big" + std::to_string(k) + ".dcm");
+        writeSynthetic(slice, files.back());
+    }
+    const SeriesLoadResult many = SeriesLoader().load(files);
+    ASSERT_FALSE(many.ok());
+    EXPECT_NE(many.error.find("of memory but only"), std::string::npos) << many.error;
+}
+
+TEST(SeriesLoaderLimits, FramesPastTheTimeBudgetOfTheirFileAreRefusedWithTheReason) {
+    const std::string folder = makeTempFolder("limits-time");
+    const auto files = writeSeries(folder, 4, 0.0, 1.0, [](int, int, int) { return 10; });
+    SeriesLoadOptions options;
+    options.fileTimeBudgetSeconds = 1e-9; // every decode takes longer
+    const SeriesLoadResult result = SeriesLoader(options).load(files);
+    ASSERT_FALSE(result.ok());
+    EXPECT_NE(result.error.find("decoding took longer than the budget of 0 s per file"),
+              std::string::npos)
+        << result.error;
 }
