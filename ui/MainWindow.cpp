@@ -1,6 +1,7 @@
 #include "ui/MainWindow.h"
 
 #include "core/dicom/Deidentifier.h"
+#include "core/domain/EventLog.h"
 #include "core/dicom/ResultDocuments.h"
 #include "core/domain/Paths.h"
 
@@ -276,6 +277,10 @@ MainWindow::MainWindow(QWidget* parent, const QString& databasePath)
                 }
             });
     connect(m_pacs, &PacsService::retrievalFinished, this, [this](const Retrieval& r) {
+        logEvent("pacs", "retrieval of study " + r.studyInstanceUid + " from " + r.node + ": " +
+                             toString(r.state) + ", " + std::to_string(r.present) + " of " +
+                             std::to_string(r.expected) +
+                             (r.error.empty() ? std::string() : ": " + r.error));
         // A study's latest retrieval is its problem, until one completes it.
         if (r.state == Retrieval::State::Complete) {
             m_networkProblems.erase(r.studyInstanceUid);
@@ -1265,6 +1270,13 @@ void MainWindow::onIndexed(std::shared_ptr<const StudyIndex> index, bool fromSto
     if (fromStore) {
         Q_EMIT studiesShownFromStore();
     } else {
+        logEvent("gui", "indexed " + std::to_string(series) + " series in " +
+                            std::to_string(studies) + " studies, " +
+                            std::to_string(index->problems.size()) + " problem(s)");
+        for (std::size_t i = 0; i < index->problems.size() && i < 20; ++i) {
+            logEvent("gui",
+                     "problem: " + index->problems[i].path + ": " + index->problems[i].reason);
+        }
         Q_EMIT studiesIndexed();
     }
     if (m_openFirstSeries && series > 0) {

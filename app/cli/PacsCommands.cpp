@@ -5,6 +5,7 @@
 #include "core/dicom/StorageListener.h"
 #include "core/dicom/StudyRetriever.h"
 #include "core/dicom/StudyIndexer.h"
+#include "core/domain/EventLog.h"
 #include "core/domain/JsonWriter.h"
 #include "core/store/IndexCache.h"
 #include "core/store/RetrievalLog.h"
@@ -278,6 +279,10 @@ int runRetrieve(const std::string& command, const Arguments& args, bool useMove)
                                       [&](const Retrieval& state) { log.record(state); });
     const std::string studyFolder = (fs::path(request.folder) / request.studyInstanceUid).string();
     indexIntoStore(store, studyFolder);
+    logEvent("pacs", std::string(useMove ? "C-MOVE" : "C-GET") + " of study " + r.studyInstanceUid +
+                         " from " + r.node + ": " + toString(r.state) + ", " +
+                         std::to_string(r.present) + " of " + std::to_string(r.expected) +
+                         (r.error.empty() ? std::string() : ": " + r.error));
 
     if (args.has("--json")) {
         JsonWriter json(std::cout);

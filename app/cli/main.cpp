@@ -6,6 +6,7 @@
 #include "core/dicom/DemoStudy.h"
 #include "core/dicom/SeriesLoader.h"
 #include "core/dicom/StudyIndexer.h"
+#include "core/domain/EventLog.h"
 #include "core/domain/JsonWriter.h"
 #include "core/domain/Paths.h"
 #include "core/imaging/VolumeWriter.h"
@@ -28,6 +29,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -672,13 +674,27 @@ int main(int argc, char** argv) {
                      args.front().c_str(), kProgram);
         return 2;
     }
+    installCrashReporter(kProgram);
+    // The log names the command and its subcommand (a short lowercase word), never its other
+    // arguments: they may be paths, names or UIDs.
+    const std::set<std::string> withSubcommands = {"label", "audit",    "models",
+                                                   "pacs",  "forecast", "store"};
+    const bool subcommand =
+        withSubcommands.count(args.front()) != 0 && args.size() > 1 && args[1].size() <= 12 &&
+        std::all_of(args[1].begin(), args[1].end(), [](char c) { return c >= 'a' && c <= 'z'; });
+    const std::string what = args.front() + (subcommand ? " " + args[1] : std::string());
+    logEvent("cli", what + ": started");
     try {
-        return command->second(std::vector<std::string>(args.begin() + 1, args.end()));
+        const int code = command->second(std::vector<std::string>(args.begin() + 1, args.end()));
+        logEvent("cli", what + ": exit " + std::to_string(code));
+        return code;
     } catch (const CliError& e) {
         std::fprintf(stderr, "%s: %s\n", kProgram, e.message.c_str());
+        logEvent("cli", what + ": exit " + std::to_string(e.code) + ": " + e.message);
         return e.code;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: %s: %s\n", kProgram, args.front().c_str(), e.what());
+        logEvent("cli", what + ": exit 1: " + e.what());
         return 1;
     }
 }

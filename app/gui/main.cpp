@@ -2,6 +2,7 @@
 // loading run in the background. The ML engine (LibTorch, a plugin) is opened only when
 // something needs it, also in the background.
 
+#include "core/domain/EventLog.h"
 #include "core/tasks/SeriesService.h"
 #include "ui/AiPanel.h"
 #include "core/tasks/LabellingSession.h"
@@ -41,6 +42,8 @@ bool saveScreenshot(QWidget& window, const QString& file) {
 } // namespace
 
 int main(int argc, char** argv) {
+    radiolens::installCrashReporter("radiolens");
+    radiolens::logEvent("gui", "started");
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("Radiolens"));
     QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
