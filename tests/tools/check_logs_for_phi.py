@@ -12,6 +12,9 @@ import os
 import pathlib
 import shutil
 import sys
+import warnings
+
+warnings.filterwarnings('ignore')  # pydicom's notes on odd test files
 
 LOGS = pathlib.Path(os.environ.get('RADIOLENS_LOG_DIR', ''))
 DATA = pathlib.Path(os.environ.get('RADIOLENS_DATA_DIR', '../shared/data'))
