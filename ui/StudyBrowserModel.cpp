@@ -10,7 +10,7 @@ StudyBrowserModel::StudyBrowserModel(QObject* parent)
 }
 
 void StudyBrowserModel::setSearchText(const QString& text) {
-    m_search = text.trimmed();
+    m_search = text.trimmed().toLower();
     invalidateFilter();
 }
 
@@ -40,27 +40,14 @@ QVariant StudyBrowserModel::data(const QModelIndex& index, int role) const {
     return QSortFilterProxyModel::data(index, role);
 }
 
-bool StudyBrowserModel::rowMatches(const QModelIndex& source) const {
-    for (int c = 0; c < sourceModel()->columnCount(source.parent()); ++c) {
-        if (source.siblingAtColumn(c).data().toString().contains(m_search, Qt::CaseInsensitive)) {
-            return true;
-        }
-    }
-    return false;
-}
-
 bool StudyBrowserModel::filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const {
     if (m_search.isEmpty()) {
         return true;
     }
-    // A row matches itself, or through an ancestor (a patient's name shows all its series).
-    QModelIndex row = sourceModel()->index(sourceRow, 0, sourceParent);
-    for (QModelIndex at = row; at.isValid(); at = at.parent()) {
-        if (rowMatches(at)) {
-            return true;
-        }
-    }
-    return false;
+    // A row matches itself, or through an ancestor (a patient's name shows all its series):
+    // the tree model keeps each row's text with its ancestors', lower case.
+    const QModelIndex row = sourceModel()->index(sourceRow, 0, sourceParent);
+    return row.data(StudyTreeModel::SearchTextRole).toString().contains(m_search);
 }
 
 } // namespace radiolens

@@ -23,9 +23,6 @@ public:
 protected:
     bool filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const override;
 
-private:
-    bool rowMatches(const QModelIndex& source) const;
-
     QString m_search;
     QHash<QString, QPixmap> m_thumbnails;
 };

@@ -43,6 +43,7 @@ void StudyTreeModel::setIndex(std::shared_ptr<const StudyIndex> index) {
     beginResetModel();
     m_index = std::move(index);
     m_nodes.clear();
+    m_searchText.clear();
     m_patientNodes.clear();
     m_studyNodes.clear();
     m_seriesNodes.clear();
@@ -162,10 +163,40 @@ int StudyTreeModel::columnCount(const QModelIndex&) const {
     return ColumnCount;
 }
 
+const QString& StudyTreeModel::searchText(int id) const {
+    if (m_searchText.size() != m_nodes.size()) {
+        m_searchText.assign(m_nodes.size(), QString());
+    }
+    QString& text = m_searchText[std::size_t(id)];
+    if (text.isEmpty()) {
+        const Node& n = m_nodes[std::size_t(id)];
+        const int row = n.study < 0      ? n.patient
+                        : n.series < 0   ? n.study
+                        : n.instance < 0 ? n.series
+                                         : n.instance;
+        const QModelIndex self = createIndex(row, 0, quintptr(id));
+        for (int c = 0; c < ColumnCount; ++c) {
+            text += self.siblingAtColumn(c).data().toString() + QLatin1Char('\n');
+        }
+        text = text.toLower();
+        // With the ancestors', so that a patient's name finds all of its series.
+        if (n.study >= 0) {
+            const int parent = n.series < 0     ? nodeId(n.patient, -1, -1)
+                               : n.instance < 0 ? nodeId(n.patient, n.study, -1)
+                                                : nodeId(n.patient, n.study, n.series);
+            text += searchText(parent);
+        }
+    }
+    return text;
+}
+
 QVariant StudyTreeModel::data(const QModelIndex& index, int role) const {
     const Node* n = nodeOf(index);
     if (n == nullptr) {
         return {};
+    }
+    if (role == SearchTextRole) {
+        return searchText(int(index.internalId()));
     }
     const PatientEntry& patient = m_index->patients[std::size_t(n->patient)];
     if (role == LevelRole) {
@@ -310,6 +341,7 @@ void StudyTreeModel::setStudyNote(const QString& studyInstanceUid, const QString
     } else {
         m_studyNotes.insert(studyInstanceUid, note);
     }
+    m_searchText.clear(); // a note is part of its study's text
     if (rowCount() > 0) {
         Q_EMIT dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1));
         // Study rows are children of patients: tell the views about them too.

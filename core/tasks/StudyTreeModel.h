@@ -21,7 +21,9 @@ class StudyTreeModel : public QAbstractItemModel {
     Q_OBJECT
 public:
     enum Column { NameColumn, ModalityColumn, DateColumn, InstancesColumn, ColumnCount };
-    enum Role { SeriesUidRole = Qt::UserRole + 1, LevelRole, InstancePathRole };
+    /// SearchTextRole: the row's text and its ancestors', lower case, for the browser's search
+    /// (built on first use, once per index).
+    enum Role { SeriesUidRole = Qt::UserRole + 1, LevelRole, InstancePathRole, SearchTextRole };
     enum Level { PatientLevel, StudyLevel, SeriesLevel, InstanceLevel };
 
     explicit StudyTreeModel(QObject* parent = nullptr);
@@ -64,6 +66,9 @@ private:
     std::shared_ptr<const StudyIndex> m_index;
     QHash<QString, QString> m_studyNotes; ///< by Study Instance UID
     std::vector<Node> m_nodes; ///< every node, so that indexes can point at stable storage
+    /// SearchTextRole by node id; empty until the first search asks for it.
+    mutable std::vector<QString> m_searchText;
+    const QString& searchText(int nodeId) const;
     std::vector<std::vector<int>> m_studyNodes; ///< [patient][study] -> node id
     std::vector<int> m_patientNodes;
     std::vector<std::vector<std::vector<int>>> m_seriesNodes;

@@ -69,6 +69,18 @@ class CommandsAndExitCodes(unittest.TestCase):
                         'retrain', 'pacs', 'listen', 'export', 'store'):
             self.assertIn(command, top.stdout)
 
+    def test_commands_log_their_outcome_without_their_arguments(self):
+        log_dir = pathlib.Path(os.environ['RADIOLENS_LOG_DIR'])
+        log = log_dir / 'radiolens.log'
+        before = log.read_text() if log.exists() else ''
+        secret = '/tmp/DOE^JOHN-1234567/nowhere'
+        run('info', secret, check=1)
+        added = log.read_text()[len(before):]
+        self.assertRegex(added, r'cli: info: started')
+        self.assertRegex(added, r'cli: info: exit 1: .*<file:[0-9a-f]{12}>')
+        self.assertNotIn('DOE', added)
+        self.assertNotIn('1234567', added)
+
     def test_usage_errors_exit_2_with_one_line(self):
         for args in ([], ['frobnicate'], ['info'], ['info', '--bogus', 'x'], ['convert', 'a'],
                      ['index', '--threads', '0', '.'], ['info', '-x', 'a'],
