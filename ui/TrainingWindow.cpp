@@ -1,5 +1,7 @@
 #include "ui/TrainingWindow.h"
 
+#include "core/store/ModelRegistry.h"
+#include "core/store/StudyStore.h"
 #include "core/tasks/TrainingJob.h"
 
 #include <QChart>
@@ -136,6 +138,24 @@ TrainingWindow::TrainingWindow(const QString& storePath, QWidget* parent)
                              "checkpoint is written after every epoch."));
     m_status->setWordWrap(true);
     layout->addWidget(m_status);
+    // A run whose process was killed (or crashed, or the machine went down) is said so: the
+    // same training goes on from its last checkpoint.
+    try {
+        StudyStore store(m_storePath.toStdString());
+        for (const TrainingRun& run : ModelRegistry(store).runs(20)) {
+            if (run.interrupted()) {
+                m_status->setText(
+                    tr("Run %1 of %2 was interrupted after epoch %3. Train with the same "
+                       "settings (without \"Start over\") to go on from its last checkpoint.")
+                        .arg(run.id)
+                        .arg(QString::fromStdString(run.modelId))
+                        .arg(run.epoch));
+                break;
+            }
+        }
+    } catch (const std::exception&) {
+        // The store's own problem is shown by the main window.
+    }
     m_log = new QPlainTextEdit;
     m_log->setReadOnly(true);
     m_log->setMaximumBlockCount(2000);

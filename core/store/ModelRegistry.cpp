@@ -8,6 +8,10 @@
 #include "core/store/Sql.h"
 #include "core/store/StudyStore.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -302,6 +306,22 @@ RegisteredModel ModelRegistry::rollback(const std::string& modelId, const std::s
              actor.empty() ? StudyStore::defaultActor() : actor);
     transaction.commit();
     return *find(modelId, previous);
+}
+
+bool TrainingRun::interrupted() const {
+    if (state != "running") {
+        return false;
+    }
+    // The training process holds an exclusive flock on its folder's lock file while it runs
+    // (released by the kernel however the process ends); getting it means nobody trains.
+    const std::string path = folder + "/lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        return true; // no lock file: the run never got as far as training
+    }
+    const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    ::close(fd); // releases the lock just taken
+    return free;
 }
 
 TrainingRun ModelRegistry::startRun(const std::string& modelId, const std::string& fingerprint,

@@ -45,6 +45,11 @@ struct TrainingRun {
     int epoch = 0; ///< last checkpointed epoch
     std::string message;
     std::string version; ///< the version published (finished runs)
+
+    /// A run still "running" whose process is gone (killed, crashed, the machine went down):
+    /// no process holds the lock on `folder`/lock. Its checkpoints are kept; the same training
+    /// started again goes on from the last one.
+    bool interrupted() const;
 };
 
 /// The model registry in the store: every version ever published is kept with its card,
