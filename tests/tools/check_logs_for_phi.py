@@ -10,6 +10,7 @@ usage: check_logs_for_phi.py --clear | --check
 """
 import os
 import pathlib
+import re
 import shutil
 import sys
 import warnings
@@ -21,7 +22,7 @@ DATA = pathlib.Path(os.environ.get('RADIOLENS_DATA_DIR', '../shared/data'))
 PYDICOM_FILES = pathlib.Path(os.environ.get('RADIOLENS_PYDICOM_FILES', ''))
 # Words that are placeholders in de-identified data, not anybody's name.
 NOT_NAMES = {'REMOVED', 'ANONYMOUS', 'ANONYMIZED', 'ANON', 'PATIENT', 'TEST', 'PHANTOM',
-             'UNKNOWN', 'NONE', 'SYNTHETIC', 'DEMO', 'HEAD', 'CHEST'}
+             'UNKNOWN', 'NONE', 'SYNTHETIC', 'DEMO', 'HEAD', 'CHEST', 'NAME', 'FIRST', 'LAST'}
 
 
 def identifiers():
@@ -77,7 +78,7 @@ def main():
     for path in files:
         for number, line in enumerate(path.read_text(errors='replace').splitlines(), 1):
             for value, source in values.items():
-                if value in line:
+                if re.search(r'(?<![A-Za-z0-9])' + re.escape(value) + r'(?![A-Za-z0-9])', line):
                     leaks.append(f'{path}:{number}: "{value}" (patient of {source})')
     for leak in leaks[:50]:
         print('LEAK', leak)
