@@ -244,6 +244,15 @@ struct FrameDecoder::Impl {
             nextFrame = 0;
         }
         DcmDataset* dataset = dcmtkFile->getDataset();
+        if (dataset->getOriginalXfer() == EXS_RLELossless) {
+            // DCMTK found RLE in file meta information the header reader read otherwise (a
+            // damaged group length, found by fuzzing); its RLE decoder is not safe to run.
+            dcmtkFile.reset();
+            dcmtkPath.clear();
+            throw DicomValueError(image.path + ": the file meta information is damaged (DCMTK " +
+                                  "reads the pixel data as RLE, the header as " +
+                                  transferSyntaxName(image.transferSyntax) + "); not decoded");
+        }
         DcmElement* element = nullptr;
         if (dataset->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
             throw DicomValueError(image.path + ": no pixel data");

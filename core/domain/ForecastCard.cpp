@@ -118,16 +118,12 @@ ForecastCard ForecastCard::fromJson(const std::string& text) {
     card.version = kFields.text(root, "version");
     card.architecture = kFields.oneOf(root, "architecture", {"gru-d-ensemble"});
     card.outcome = kFields.text(root, "outcome");
-    card.hours = int(kFields.number(root, "hours"));
-    card.hidden = int(kFields.number(root, "hidden"));
-    card.members = int(kFields.number(root, "members"));
+    card.hours =
+        kFields.wholeNumber(kFields.number(root, "hours"), 1, 24 * 14, "'hours' must be 1 to 336");
+    const std::string sizes = "'hidden' must be 1 to 1024 and 'members' 1 to 64";
+    card.hidden = kFields.wholeNumber(kFields.number(root, "hidden"), 1, 1024, sizes);
+    card.members = kFields.wholeNumber(kFields.number(root, "members"), 1, 64, sizes);
     card.dropout = kFields.number(root, "dropout");
-    if (card.hours < 1 || card.hours > 24 * 14) {
-        kFields.fail("'hours' must be 1 to 336");
-    }
-    if (card.hidden < 1 || card.hidden > 1024 || card.members < 1 || card.members > 64) {
-        kFields.fail("'hidden' must be 1 to 1024 and 'members' 1 to 64");
-    }
     card.series = readScalings(root, "series");
     card.statics = readScalings(root, "statics");
     if (card.series.empty()) {
@@ -141,9 +137,15 @@ ForecastCard ForecastCard::fromJson(const std::string& text) {
     if (const JsonValue* m = root.find("metrics"); m != nullptr && m->isObject()) {
         for (const auto& [split, v] : m->members()) {
             RiskMetrics metrics;
-            metrics.n = std::size_t(kFields.optionalNumber(v, "n", 0));
-            metrics.positives = std::size_t(kFields.optionalNumber(v, "positives", 0));
-            metrics.resamples = int(kFields.optionalNumber(v, "resamples", 0));
+            const JsonValue& values = v;
+            const std::string where = "'metrics." + split + ".";
+            const auto count = [&values, &where](const char* key) {
+                return kFields.wholeNumber(kFields.optionalNumber(values, key, 0), 0, 2e9,
+                                           where + key + "' must be a count");
+            };
+            metrics.n = std::size_t(count("n"));
+            metrics.positives = std::size_t(count("positives"));
+            metrics.resamples = count("resamples");
             metrics.auroc = readInterval(v, "auroc");
             metrics.auprc = readInterval(v, "auprc");
             metrics.brier = readInterval(v, "brier");
@@ -161,7 +163,7 @@ ForecastCard ForecastCard::fromJson(const std::string& text) {
     card.staysFile = kFields.text(root, "staysFile");
     card.weightsSha256 = kFields.text(root, "weightsSha256");
     card.staysSha256 = kFields.text(root, "staysSha256");
-    if (card.weightsSha256.size() != 64 || card.staysSha256.size() != 64) {
+    if (!JsonFields::isSha256(card.weightsSha256) || !JsonFields::isSha256(card.staysSha256)) {
         kFields.fail("'weightsSha256' and 'staysSha256' must be 64 hex digits");
     }
     return card;

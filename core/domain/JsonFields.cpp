@@ -5,6 +5,19 @@
 
 namespace radiolens {
 
+int JsonFields::wholeNumber(double value, double low, double high,
+                            const std::string& message) const {
+    if (!(value >= low && value <= high)) {
+        fail(message);
+    }
+    return int(value);
+}
+
+bool JsonFields::isSha256(const std::string& text) {
+    return text.size() == 64 &&
+           text.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+}
+
 void JsonFields::fail(const std::string& message) const {
     throw std::runtime_error(m_document + ": " + message);
 }

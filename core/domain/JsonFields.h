@@ -43,6 +43,11 @@ public:
     /// The object `key` of text values as a map (other values as empty text); empty when absent.
     std::map<std::string, std::string> textMap(const JsonValue& object,
                                                const std::string& key) const;
+    /// `value` (a JSON number) as an int when it lies in [low, high]; otherwise fails with
+    /// `message`. Checked before the conversion, which is undefined for 1e999 or -1e300.
+    int wholeNumber(double value, double low, double high, const std::string& message) const;
+    /// True for 64 hexadecimal digits (a SHA-256 as cards hold it).
+    static bool isSha256(const std::string& text);
     /// Throws std::runtime_error("<document>: <message>").
     [[noreturn]] void fail(const std::string& message) const;
 

@@ -1,5 +1,6 @@
 #include "core/domain/JsonValue.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -145,6 +146,11 @@ private:
             if (end != number.c_str() + number.size()) {
                 m_pos = start;
                 fail("bad number '" + number + "'");
+            }
+            if (!std::isfinite(v.m_number)) {
+                // 1e999: no double holds it, and no JSON writer could write it back.
+                m_pos = start;
+                fail("number out of range '" + number + "'");
             }
             return v;
         }

@@ -87,7 +87,8 @@ ModelCard ModelCard::fromJson(const std::string& textIn) {
     card.format = kFields.oneOf(root, "format", {"torch-nn", "torchscript"}, "torch-nn");
     card.architecture = kFields.text(root, "architecture");
     card.stem = kFields.optionalText(root, "stem");
-    card.width = int(kFields.optionalNumber(root, "width", 64));
+    card.width = kFields.wholeNumber(kFields.optionalNumber(root, "width", 64), 4, 512,
+                                     "'width' must be 4 to 512 channels");
     card.pooling = kFields.oneOf(root, "pooling", {"average", "max"}, "average");
     if (const JsonValue* flips = root.find("gradCamFlipAverage")) {
         if (flips->kind() != JsonValue::Kind::Bool) {
@@ -112,11 +113,10 @@ ModelCard ModelCard::fromJson(const std::string& textIn) {
             card.input.modalities.push_back(modality.asString());
         }
     }
-    card.input.size = int(kFields.number(input, "size", "input."));
-    card.input.channels = int(kFields.number(input, "channels", "input."));
-    if (card.input.size < 8 || card.input.size > 1024) {
-        throw std::runtime_error("model card: 'input.size' must be 8 to 1024 pixels");
-    }
+    card.input.size = kFields.wholeNumber(kFields.number(input, "size", "input."), 8, 1024,
+                                          "'input.size' must be 8 to 1024 pixels");
+    card.input.channels = kFields.wholeNumber(kFields.number(input, "channels", "input."), 1, 3,
+                                              "'input.channels' must be 1 or 3");
     if (card.input.channels != 1 && card.input.channels != 3) {
         throw std::runtime_error("model card: 'input.channels' must be 1 or 3");
     }
@@ -145,7 +145,9 @@ ModelCard ModelCard::fromJson(const std::string& textIn) {
             metrics.sensitivity = kFields.optionalNumber(v, "sensitivity", 0);
             metrics.specificity = kFields.optionalNumber(v, "specificity", 0);
             metrics.ece = kFields.optionalNumber(v, "ece", 0);
-            metrics.n = std::size_t(kFields.optionalNumber(v, "n", 0));
+            metrics.n =
+                std::size_t(kFields.wholeNumber(kFields.optionalNumber(v, "n", 0), 0, 2e9,
+                                                "'metrics." + split + ".n' must be a count"));
             card.metrics[split] = metrics;
         }
     }
@@ -155,7 +157,7 @@ ModelCard ModelCard::fromJson(const std::string& textIn) {
                                  "folder");
     }
     card.weightsSha256 = kFields.text(root, "weightsSha256");
-    if (card.weightsSha256.size() != 64) {
+    if (!JsonFields::isSha256(card.weightsSha256)) {
         throw std::runtime_error("model card: 'weightsSha256' must be 64 hex digits");
     }
     card.parentVersion = kFields.optionalText(root, "parentVersion");

@@ -3,6 +3,8 @@
 #include "core/ml/NpyArchive.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <stdexcept>
 
@@ -22,6 +24,9 @@ const ImageSplit& ImageDataset::split(const std::string& name) const {
 }
 
 namespace {
+
+/// Classes a dataset may have: labels are class indices below this.
+constexpr int kMaxClasses = 10000;
 
 std::string baseName(const std::string& path) {
     const std::size_t slash = path.find_last_of('/');
@@ -76,7 +81,17 @@ ImageSplit splitFrom(std::map<std::string, NpyArray>& arrays, const std::string&
     }
     split.labels.resize(lb.count());
     for (std::size_t i = 0; i < lb.count(); ++i) {
-        split.labels[i] = int(lb.at(i));
+        // Checked before the conversion to int (undefined for inf or 1e300), and bounded: each
+        // class up to the largest label gets a name.
+        const double label = lb.at(i);
+        if (!(label == std::floor(label) && label > -1e9 && label < kMaxClasses)) {
+            char text[32];
+            std::snprintf(text, sizeof text, "%g", label);
+            throw std::runtime_error(path + ": " + prefix + "_labels holds " + text +
+                                     " (class labels are whole numbers below " +
+                                     std::to_string(kMaxClasses) + ")");
+        }
+        split.labels[i] = int(label);
     }
     return split;
 }

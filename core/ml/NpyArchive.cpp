@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -10,6 +11,10 @@
 namespace radiolens {
 
 namespace {
+
+/// Largest array a .npy header may announce (bytes); no allocation depends on it, only the
+/// arithmetic on the shape, which must not overflow.
+constexpr std::size_t kMaxBytes = std::size_t(1) << 62;
 
 std::uint16_t u16(const std::uint8_t* p) {
     return std::uint16_t(p[0] | (p[1] << 8));
@@ -136,8 +141,11 @@ NpyArray parseNpy(const std::vector<std::uint8_t>& data, const std::string& name
         throw fail("big-endian arrays are not supported (" + descr + ")");
     }
     array.dtype = (order == '<' || order == '|' || order == '=') ? descr.substr(1) : descr;
-    const char kind = array.dtype.empty() ? '?' : array.dtype[0];
-    if (kind != 'u' && kind != 'i' && kind != 'f' && kind != 'b') {
+    // Only the element types at() can read: a float16 or int128 would be read past its bytes.
+    static const char* const kSupported[] = {"u1", "u2", "u4", "u8", "i1", "i2",
+                                             "i4", "i8", "f4", "f8", "b1"};
+    if (std::find(std::begin(kSupported), std::end(kSupported), array.dtype) ==
+        std::end(kSupported)) {
         throw fail("unsupported element type " + descr);
     }
     if (headerValue(header, "fortran_order").find("True") != std::string::npos) {
@@ -155,13 +163,28 @@ NpyArray parseNpy(const std::vector<std::uint8_t>& data, const std::string& name
         if (pos >= shape.size() || shape[pos] == ')') {
             break;
         }
-        std::size_t used = 0;
-        array.shape.push_back(std::size_t(std::stoull(shape.substr(pos), &used)));
-        pos += used;
+        if (shape[pos] < '0' || shape[pos] > '9') {
+            throw fail("malformed shape " + shape + " in the .npy header");
+        }
+        std::size_t dimension = 0;
+        for (; pos < shape.size() && shape[pos] >= '0' && shape[pos] <= '9'; ++pos) {
+            if (dimension > (kMaxBytes - 9) / 10) {
+                throw fail("the shape " + shape + " is too large");
+            }
+            dimension = dimension * 10 + std::size_t(shape[pos] - '0');
+        }
+        array.shape.push_back(dimension);
     }
-    const std::size_t bytes = array.count() * array.itemSize();
+    // Bytes of the data, refused before the product overflows.
+    std::size_t bytes = array.itemSize();
+    for (std::size_t d : array.shape) {
+        if (d != 0 && bytes > kMaxBytes / d) {
+            throw fail("the shape " + shape + " is too large");
+        }
+        bytes *= d;
+    }
     const std::size_t start = offset + headerLength;
-    if (array.itemSize() == 0 || data.size() - start < bytes) {
+    if (data.size() - start < bytes) {
         throw fail("truncated: the header announces " + std::to_string(bytes) +
                    " bytes of data, the file holds " + std::to_string(data.size() - start));
     }
@@ -212,7 +235,13 @@ std::map<std::string, NpyArray> readNpz(const std::string& path) {
         if (entry + 46 + nameLength > zip.size()) {
             throw fail("corrupt zip directory");
         }
-        const std::string name(reinterpret_cast<const char*>(&zip[entry + 46]), nameLength);
+        const std::string key(reinterpret_cast<const char*>(&zip[entry + 46]), nameLength);
+        // The member as messages name it: a damaged name may hold control bytes, and a zero
+        // byte would cut the message short.
+        std::string name = key;
+        std::replace_if(
+            name.begin(), name.end(), [](char c) { return (unsigned char)c < 0x20 || c == 0x7f; },
+            '?');
         // ZIP64 (members over 4 GiB) keeps sizes in an extra field.
         for (std::size_t x = entry + 46 + nameLength;
              x + 4 <= entry + 46 + nameLength + extraLength && x + 4 <= zip.size();) {
@@ -245,12 +274,20 @@ std::map<std::string, NpyArray> readNpz(const std::string& path) {
         if (dataStart > zip.size() || zip.size() - dataStart < packed) {
             throw fail(name + ": truncated (the archive ends inside this member)");
         }
+        // The method and sizes are checked before anything is allocated: deflate packs at most
+        // 1032:1.
+        if (method != 0 && method != 8) {
+            throw fail(name + ": unsupported zip compression method " + std::to_string(method));
+        }
+        if ((method == 0 && packed != size) || (method == 8 && size / 1032 > packed + 1)) {
+            throw fail(name + ": corrupt zip member sizes (" + std::to_string(size) +
+                       " bytes from " + std::to_string(packed) + " compressed)");
+        }
         std::vector<std::uint8_t> data(size);
         if (method == 0) {
-            if (packed != size) {
-                throw fail(name + ": corrupt zip member sizes");
+            if (size > 0) { // an empty member has no bytes to copy (and data() may be null)
+                std::memcpy(data.data(), &zip[dataStart], size);
             }
-            std::memcpy(data.data(), &zip[dataStart], size);
         } else if (method == 8) {
             z_stream stream{};
             if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) {
@@ -266,17 +303,15 @@ std::map<std::string, NpyArray> readNpz(const std::string& path) {
             if (status != Z_STREAM_END || produced != size) {
                 throw fail(name + ": corrupt compressed data");
             }
-        } else {
-            throw fail(name + ": unsupported zip compression method " + std::to_string(method));
         }
         if (std::uint32_t(crc32(0L, data.data(), uInt(data.size()))) != crc) {
             throw fail(name + ": CRC mismatch (the archive is damaged)");
         }
-        std::string key = name;
-        if (key.size() > 4 && key.compare(key.size() - 4, 4, ".npy") == 0) {
-            key.resize(key.size() - 4);
+        std::string array = key;
+        if (array.size() > 4 && array.compare(array.size() - 4, 4, ".npy") == 0) {
+            array.resize(array.size() - 4);
         }
-        arrays[key] = parseNpy(data, path + ": " + name);
+        arrays[array] = parseNpy(data, path + ": " + name);
     }
     return arrays;
 }

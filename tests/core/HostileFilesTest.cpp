@@ -79,6 +79,10 @@ TEST(HostileFiles, TheReasonsNameWhatIsWrong) {
         {"ub-numbers-IS-float-cast-NumberOfFrames-1e20.dcm", "NumberOfFrames"},
         {"ub-numbers-IS-float-cast-NumberOfFrames-nan.dcm", "NumberOfFrames"},
         {"dcmtk-segv-RLE-decodeFrame-segment-offset.dcm", "RLE"},
+        // Found by tests/fuzz (fuzz_dicom): a damaged meta group length made the header reader
+        // see no transfer syntax while DCMTK read RLE and ran its unsafe RLE decoder.
+        {"dcmtk-segv-RLE-decoder-reached-through-damaged-meta-group-length.dcm",
+         "file meta information is damaged"},
         {"dcmtk-uncaught-out_of_range-DirectoryRecordType.dcm", "DCMTK"},
     };
     for (const auto& [name, word] : expected) {
