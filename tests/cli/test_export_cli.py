@@ -188,12 +188,12 @@ class ExportProblemsAndOptions(unittest.TestCase):
 
 if __name__ == '__main__':
     if not CLI:
-        print('RADIOLENS_CLI is not set; run through ctest')
+        print('skipped: RADIOLENS_CLI is not set; run through ctest (issue 8)')
         sys.exit(77)
     if pydicom is None:
-        print('skipped: pydicom is not installed (apt-get install python3-pydicom)')
+        print('skipped: pydicom is not installed (apt-get install python3-pydicom; issue 8)')
         sys.exit(77)
     if not TILTED.is_dir():
-        print(f'skipped: shared data not found at {TILTED} (set RADIOLENS_DATA_DIR)')
+        print(f'skipped: shared data not found at {TILTED} (set RADIOLENS_DATA_DIR; issue 8)')
         sys.exit(77)
     unittest.main()

@@ -187,7 +187,7 @@ class Pacs(unittest.TestCase):
 
 if __name__ == '__main__':
     if not CLI:
-        print('RADIOLENS_CLI is not set; run through ctest')
+        print('skipped: RADIOLENS_CLI is not set; run through ctest (issue 8)')
         sys.exit(77)
     if orthanc_fixture.EXECUTABLE is None:
         print('skipped: Orthanc is not installed (apt-get install orthanc; issue 8)')
@@ -196,6 +196,6 @@ if __name__ == '__main__':
         print(f'skipped: shared data not found at {CT} (set RADIOLENS_DATA_DIR; issue 8)')
         sys.exit(77)
     if pydicom is None:
-        print('skipped: pydicom is not installed (apt-get install python3-pydicom)')
+        print('skipped: pydicom is not installed (apt-get install python3-pydicom; issue 8)')
         sys.exit(77)
     unittest.main()

@@ -36,7 +36,7 @@ const char* kDciodvfy = "/usr/bin/dciodvfy";
 
 #define REQUIRE_DCIODVFY()                                                                         \
     if (!fs::exists(kDciodvfy)) {                                                                  \
-        GTEST_SKIP() << kDciodvfy << " not found (apt-get install dicom3tools)";                   \
+        GTEST_SKIP() << kDciodvfy << " not found (apt-get install dicom3tools; issue 8)";          \
     }
 
 std::string ctFolder() {
@@ -46,7 +46,7 @@ std::string ctFolder() {
 #define REQUIRE_CT()                                                                               \
     if (!fs::is_directory(ctFolder())) {                                                           \
         GTEST_SKIP() << "shared data not found at " << ctFolder()                                  \
-                     << " (set RADIOLENS_DATA_DIR to the ../shared/data folder)";                  \
+                     << " (set RADIOLENS_DATA_DIR to the ../shared/data folder; issue 8)";         \
     }
 
 /// What dciodvfy says about `path`, and its lines that start with "Error" / "Warning".

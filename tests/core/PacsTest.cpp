@@ -581,7 +581,7 @@ const TestPki& testPki() {
 #define REQUIRE_TEST_PKI()                                                                         \
     if (!haveOpenssl()) {                                                                          \
         GTEST_SKIP() << "the openssl command line is not installed (apt-get install openssl); "    \
-                        "the TLS tests make their certificates with it";                           \
+                        "the TLS tests make their certificates with it; issue 8";                  \
     }                                                                                              \
     ASSERT_EQ(testPki().error, "");
 

@@ -30,7 +30,7 @@ def identifiers():
     try:
         import pydicom
     except ImportError:
-        print('skipped: pydicom is not installed (apt-get install python3-pydicom)')
+        print('skipped: pydicom is not installed (apt-get install python3-pydicom; issue 9)')
         sys.exit(77)
     found = {}
     folders = [DATA / 'dicom', PYDICOM_FILES]
