@@ -21,6 +21,7 @@
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 namespace fs = std::filesystem;
@@ -506,7 +507,18 @@ StudyStore::StudyStore(const std::string& databasePath, OpenCheck check)
     checkStructure(db.get(), m_path);
     // WAL: a commit appends to the log, readers never block the writer. FULL: each commit is
     // fsynced, so it survives a power cut, not only a crash. Both before any transaction.
-    exec(db.get(), m_path, "PRAGMA journal_mode=WAL");
+    // Switching a new file to WAL takes an exclusive lock for which SQLite does not always wait
+    // (two processes creating one store at once: "database is locked" at once), so it is
+    // retried for as long as any other statement would wait.
+    for (int waited = 0;; waited += 20) {
+        const int mode =
+            sqlite3_exec(db.get(), "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+        if ((mode != SQLITE_BUSY && mode != SQLITE_LOCKED) || waited >= kBusyTimeoutMs) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    exec(db.get(), m_path, "PRAGMA journal_mode=WAL"); // the same again: a failure is named
     exec(db.get(), m_path, "PRAGMA synchronous=FULL");
     exec(db.get(), m_path, "PRAGMA foreign_keys=ON");
     migrate(db.get(), m_path);

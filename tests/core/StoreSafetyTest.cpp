@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <vector>
 
 namespace fs = std::filesystem;
 using namespace radiolens;
@@ -148,6 +149,53 @@ TEST(StoreSafety, TwoProcessesWritingAtOnceLoseNothing) {
     const AuditVerification audit = AuditLog(store).verify();
     EXPECT_TRUE(audit.ok) << audit.reason;
     EXPECT_EQ(audit.entries, std::size_t(4 * perProcess + 1)); // + the class the first added
+}
+
+TEST(StoreSafety, ProcessesCreatingOneNewStoreAtOnceAllOpenIt) {
+    // Two processes of a distributed retrain (or two windows opened at once) start on a store
+    // that does not exist yet: each must open it, not fail with "database is locked".
+    for (int round = 0; round < 5; ++round) {
+        const fs::path dir = test::scratch("store-created-at-once-" + std::to_string(round));
+        const fs::path path = dir / "store.sqlite";
+        int gate[2];
+        ASSERT_EQ(pipe(gate), 0);
+        std::vector<pid_t> children;
+        for (int c = 0; c < 4; ++c) {
+            const pid_t child = fork();
+            ASSERT_GE(child, 0);
+            if (child == 0) {
+                close(gate[1]);
+                char go = 0;
+                const bool started = read(gate[0], &go, 1) == 0; // the parent closed the pipe
+                int code = started ? 0 : 2;
+                try {
+                    StudyStore store(path.string());
+                    store.addMeasurement([&] {
+                        Measurement m;
+                        m.studyInstanceUid = "9.8";
+                        m.seriesInstanceUid = "9.8." + std::to_string(c);
+                        m.points = {{0, 0, 0}, {1, 0, 0}};
+                        return m;
+                    }());
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "process %d: %s\n", c, e.what());
+                    code = 1;
+                }
+                _exit(code);
+            }
+            children.push_back(child);
+        }
+        close(gate[0]);
+        close(gate[1]); // every child starts now
+        for (const pid_t child : children) {
+            int status = 0;
+            waitpid(child, &status, 0);
+            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "round " << round;
+        }
+        StudyStore store(path.string());
+        EXPECT_EQ(store.integrityCheck(), "ok");
+        EXPECT_EQ(store.measurementsForStudy("9.8").size(), children.size());
+    }
 }
 
 TEST(StoreSafety, ABackupMadeInUseIsWholeAndARestoreKeepsWhatWasThere) {
