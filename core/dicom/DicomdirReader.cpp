@@ -34,7 +34,23 @@ bool equalsIgnoringCase(const std::string& a, const std::string& b) {
 
 /// Resolves the components of a ReferencedFileID under `root`, matching each component
 /// without regard to case when the exact name is absent (media written on other systems).
-bool resolveFile(const fs::path& root, const std::vector<std::string>& components, fs::path& out) {
+/// Returns an empty text when the file is there, else why not, for "listed in DICOMDIR X but
+/// ...". A File ID names a file below the DICOMDIR's folder (PS3.10 8.5: letters, digits and
+/// '_'); a component such as ".." or "/etc" would reach outside the medium and is refused.
+std::string resolveFile(const fs::path& root, const std::vector<std::string>& components,
+                        fs::path& out) {
+    for (const std::string& component : components) {
+        if (component.empty() || component == "." || component == ".." ||
+            component.find_first_of(std::string("/\0", 2)) != std::string::npos) {
+            std::string fileId;
+            for (const std::string& c : components) {
+                fileId += (fileId.empty() ? "" : "\\") + c;
+            }
+            out = root / "DICOMDIR";
+            return "its File ID '" + fileId +
+                   "' does not name a file below the DICOMDIR's folder; not read";
+        }
+    }
     fs::path current = root;
     std::error_code error;
     for (const std::string& component : components) {
@@ -56,11 +72,11 @@ bool resolveFile(const fs::path& root, const std::vector<std::string>& component
             for (const auto& c : components) {
                 out /= c;
             }
-            return false;
+            return "missing";
         }
     }
     out = current;
-    return fs::is_regular_file(current, error);
+    return fs::is_regular_file(current, error) ? "" : "missing";
 }
 
 DicomDataSet recordData(DcmItem& record) {
@@ -166,8 +182,9 @@ void readDicomdirUnguarded(const std::string& path, std::vector<DicomdirEntry>& 
         const std::string fileId = data.text(kReferencedFileID);
         if (!fileId.empty()) {
             fs::path file;
-            if (!resolveFile(root, fileIdComponents(fileId), file)) {
-                problems.push_back({file.string(), "listed in DICOMDIR " + path + " but missing"});
+            if (const std::string why = resolveFile(root, fileIdComponents(fileId), file);
+                !why.empty()) {
+                problems.push_back({file.string(), "listed in DICOMDIR " + path + " but " + why});
                 missing.insert(fileId);
             } else {
                 DicomdirEntry entry;
@@ -226,8 +243,9 @@ void readDicomdirUnguarded(const std::string& path, std::vector<DicomdirEntry>& 
             }
             linked.insert(fileId);
             fs::path file;
-            if (!resolveFile(root, fileIdComponents(fileId), file)) {
-                problems.push_back({file.string(), "listed in DICOMDIR " + path + " but missing"});
+            if (const std::string why = resolveFile(root, fileIdComponents(fileId), file);
+                !why.empty()) {
+                problems.push_back({file.string(), "listed in DICOMDIR " + path + " but " + why});
                 continue;
             }
             ++unlinked;

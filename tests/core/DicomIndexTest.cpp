@@ -310,6 +310,54 @@ TEST(DicomIndexDicomdir, ReorderedDicomdirGivesTheSameTree) {
     EXPECT_EQ(treeText(reordered), treeText(reference));
 }
 
+TEST(DicomIndexDicomdir, AFileIdThatLeavesTheMediumIsRefused) {
+    REQUIRE_PYDICOM();
+    // A medium whose DICOMDIR points one image at "..\\OUTSIDE", a DICOM file beside the
+    // medium's folder (the same length of value, so the offsets stay right). Found by reading
+    // the code after fuzzing (issue 9): the File ID was joined to the folder as it was.
+    const std::string scratch = makeTempFolder("index-dicomdir-escape");
+    const std::string medium = scratch + "/medium";
+    fs::create_directory(medium);
+    for (const auto& name : kPatientFolders) {
+        fs::create_directory_symlink(dicomdirTests() + "/" + name, medium + "/" + name);
+    }
+    const std::string outside = scratch + "/OUTSIDE";
+    fs::copy_file(dicomdirTests() + "/77654033/CR1/6154", outside);
+    std::ifstream in(dicomdirTests() + "/DICOMDIR", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string original = "77654033\\CR1\\6154 ";
+    const std::size_t at = bytes.find(original);
+    ASSERT_NE(at, std::string::npos);
+    std::string escape = "..\\OUTSIDE";
+    escape.resize(original.size(), ' ');
+    bytes.replace(at, original.size(), escape);
+    std::ofstream(medium + "/DICOMDIR", std::ios::binary) << bytes;
+
+    const StudyIndex index = StudyIndexer().index({medium + "/DICOMDIR"});
+    for (const PatientEntry& patient : index.patients) {
+        for (const StudyEntry& study : patient.studies) {
+            for (const SeriesEntry& series : study.series) {
+                for (const InstanceEntry& instance : series.instances) {
+                    EXPECT_EQ(canonical(instance.path).find(canonical(outside)), std::string::npos)
+                        << "read a file outside the medium";
+                }
+            }
+        }
+    }
+    bool reported = false;
+    for (const Problem& p : index.problems) {
+        if (p.reason.find("..\\OUTSIDE") != std::string::npos) {
+            reported = true;
+            EXPECT_NE(p.reason.find("does not name a file below the DICOMDIR's folder"),
+                      std::string::npos)
+                << p.reason;
+        }
+    }
+    EXPECT_TRUE(reported) << "no problem names the File ID";
+    // The rest of the medium is read.
+    EXPECT_GT(index.instanceCount(), 20u);
+}
+
 TEST(DicomIndexDicomdir, EveryPydicomVariantCopiedAsDicomdir) {
     REQUIRE_PYDICOM();
     const StudyIndex reference = StudyIndexer().index({dicomdirTests() + "/DICOMDIR"});
