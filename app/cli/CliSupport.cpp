@@ -74,8 +74,10 @@ int parseThreads(const std::string& command, const Arguments& args) {
     if (!args.has("--threads")) {
         return 0;
     }
+    // The text outlives `end`, which points into it.
+    const std::string text = args.get("--threads");
     char* end = nullptr;
-    const long n = std::strtol(args.get("--threads").c_str(), &end, 10);
+    const long n = std::strtol(text.c_str(), &end, 10);
     if (*end != '\0' || n < 1 || n > 256) {
         usageError(command, "--threads takes a number from 1 to 256");
     }
