@@ -95,6 +95,10 @@ void shade(QChart* chart, QLineSeries* upper, QLineSeries* lower, const QColor& 
     area->setBrush(colour);
     area->setPen(Qt::NoPen);
     attach(chart, area, x, y);
+    // A QAreaSeries does not own its bounds (it starts as a child of `upper`); now that the
+    // chart owns the area, the area owns them, so they go with the chart.
+    upper->setParent(area);
+    lower->setParent(area);
 }
 
 } // namespace
