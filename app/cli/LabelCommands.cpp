@@ -133,7 +133,8 @@ const char* kRetrainHelp =
     R"(usage: radiolens-cli retrain --store DB [--data EXTRA]... [--out MODEL_DIR] [--scratch]
                               [--parent MODEL_DIR] [--fresh] [--validation F] [--progress-json]
                               [--json] [train options: --arch --epochs --image-size --batch
-                              --lr --patience --seed --id --width --stem --pooling]
+                              --lr --patience --seed --id --width --stem --pooling --threads
+                              --world-size --rank --master --dist-timeout]
 
 Trains a new model version from the labels in the store and publishes it in the registry
 (not active: look at its metrics, then 'models promote'). Labelled images are read from their
@@ -151,6 +152,12 @@ if the process is killed, running the same command again goes on from the last c
   --out MODEL_DIR    where the package goes (default: <store folder>/models/ID/VERSION)
   --progress-json    one JSON object per line on stdout as training goes (for the GUI)
   --json             print the registered version as JSON when done
+
+Data-parallel over several processes or machines as 'train --help' describes (--world-size N
+--rank R --master ADDR:PORT): each process reads the labelled images from its store (the same
+store, or a copy of it); rank 0 alone records the run, keeps the checkpoints (the others take
+its state over when it resumes) and publishes the model; the others exit 0 when done, having
+written nothing to their store.
 )";
 
 std::string storePath(const Arguments& args) {
@@ -929,12 +936,13 @@ void jsonNote(const char* event, const std::string& text) {
 
 int retrainCommand(const std::vector<std::string>& argv) {
     const std::string command = "retrain";
-    const Arguments args =
-        parse(command, argv,
-              {"--help", "--json", "--scratch", "--fresh", "--progress-json", "--gradcam-flips"},
-              {"--store", "--data", "--out", "--parent", "--validation", "--arch", "--epochs",
-               "--image-size", "--stem", "--width", "--pooling", "--batch", "--lr", "--patience",
-               "--seed", "--id", "--actor"});
+    const Arguments args = parse(
+        command, argv,
+        {"--help", "--json", "--scratch", "--fresh", "--progress-json", "--gradcam-flips"},
+        {"--store",      "--data",       "--out",    "--parent",      "--validation", "--arch",
+         "--epochs",     "--image-size", "--stem",   "--width",       "--pooling",    "--batch",
+         "--lr",         "--patience",   "--seed",   "--id",          "--actor",      "--threads",
+         "--world-size", "--rank",       "--master", "--dist-timeout"});
     if (args.has("--help")) {
         std::cout << kRetrainHelp << kStoreOption;
         return 0;
@@ -978,6 +986,19 @@ int retrainCommand(const std::vector<std::string>& argv) {
     }
     const RegisteredModel& m = result.model;
     const auto v = m.card.metrics.find("validation");
+    if (request.options.rank != 0) {
+        // A distributed run's other process: rank 0 publishes.
+        const std::string text =
+            "rank " + std::to_string(request.options.rank) + " of " +
+            std::to_string(request.options.worldSize) + ": done (validation AUC " +
+            fmt("%.4f", v == m.card.metrics.end() ? std::nan("") : v->second.auc) +
+            "); rank 0 publishes the model";
+        if (progressJson) {
+            jsonNote("done", text);
+        }
+        std::fprintf(stderr, "%s\n", text.c_str());
+        return 0;
+    }
     std::fprintf(stderr,
                  "published %s version %s in %s: %zu labelled images from the store (%zu "
                  "patients train, %zu validate), %zu + %zu external; validation AUC %.4f; "

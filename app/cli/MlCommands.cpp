@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -41,7 +42,8 @@ const char* kTrainHelp =
     R"(usage: radiolens-cli train --data DATASET --out MODEL_DIR [--arch A] [--epochs N]
                            [--image-size S] [--stem small|standard] [--width N]
                            [--pooling average|max] [--gradcam-flips] [--batch N] [--lr X] [--patience N] [--seed N] [--id ID]
-                           [--parent MODEL_DIR] [--json]
+                           [--parent MODEL_DIR] [--threads N] [--json]
+                           [--world-size N --rank R --master ADDR:PORT [--dist-timeout S]]
 
 Trains an image classifier on the dataset's training split, keeps the epoch with the best
 validation AUC, calibrates it on validation and writes MODEL_DIR/model.pt and card.json. The
@@ -68,7 +70,26 @@ test split is not looked at. Progress goes to stderr, one line per epoch.
   --seed N           random seed (default 1)
   --id ID            model id for the card (default: DATASET-ARCH)
   --parent DIR       fine-tune this model instead of starting from scratch
+  --threads N        intra-op threads (default: every core; in a distributed run, the cores
+                     divided by the run's processes on this machine)
   --json             print the card as JSON when done
+
+Data-parallel training over several processes, on one machine or several (LibTorch's c10d,
+Gloo backend): run the same command once per process, each with its own --rank, the same
+dataset and options. Each global batch of --batch images is shared out among the processes,
+their gradients are summed and BatchNorm uses the whole batch's statistics: every step is
+the single process's step up to float rounding (which a run can amplify, as it does between
+thread counts). Only rank 0 writes MODEL_DIR; the others exit 0 when done, having written
+nothing. A process that is gone (killed, a master that never came)
+makes the others fail within the timeout, naming the master.
+  --world-size N     processes in the run (default 1: this one alone)
+  --rank R           this process, 0 to N-1; rank 0 is the master
+  --master ADDR:PORT where rank 0 listens and the others connect (e.g. 127.0.0.1:29500). On
+                     several machines, an address of rank 0's machine the others can reach;
+                     the processes then connect to each other on the interface of each
+                     machine's host name, or $GLOO_SOCKET_IFNAME
+  --dist-timeout S   seconds to wait for the other processes, at the start and for any one
+                     exchange (default 300)
 )";
 
 const char* kEvaluateHelp =
@@ -294,6 +315,51 @@ TrainOptions trainOptions(const std::string& command, const Arguments& args) {
         }
     }
     options.id = args.get("--id");
+    options.threads = parseThreads(command, args);
+
+    // Data-parallel training: --world-size N --rank R --master ADDR:PORT [--dist-timeout S].
+    options.worldSize =
+        args.has("--world-size") ? positiveInt(command, args, "--world-size", 1, 1024) : 1;
+    if (options.worldSize == 1) {
+        if (args.has("--rank") || args.has("--master") || args.has("--dist-timeout")) {
+            usageError(command, "--rank, --master and --dist-timeout need --world-size above 1");
+        }
+        return options;
+    }
+    if (!args.has("--rank") || !args.has("--master")) {
+        usageError(command, "--world-size above 1 needs --rank R and --master ADDR:PORT");
+    }
+    options.rank = positiveInt(command, args, "--rank", 0, 1023);
+    if (options.rank >= options.worldSize) {
+        usageError(command, "--rank " + std::to_string(options.rank) +
+                                " is not below --world-size " + std::to_string(options.worldSize) +
+                                " (ranks 0 to " + std::to_string(options.worldSize - 1) + ")");
+    }
+    // ADDR:PORT, or [IPv6]:PORT.
+    const std::string master = args.get("--master");
+    const std::size_t colon = master.rfind(':');
+    std::string address = colon == std::string::npos ? std::string() : master.substr(0, colon);
+    if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
+        address = address.substr(1, address.size() - 2);
+    }
+    char* end = nullptr;
+    const std::string portText =
+        colon == std::string::npos ? std::string() : master.substr(colon + 1);
+    const long port = std::strtol(portText.c_str(), &end, 10);
+    if (address.empty() || portText.empty() || *end != '\0' || port < 1 || port > 65535) {
+        usageError(command, "--master takes ADDR:PORT (a host name or IP address and a port from 1 "
+                            "to 65535), not '" +
+                                master + "'");
+    }
+    options.masterAddress = address;
+    options.masterPort = int(port);
+    if (args.has("--dist-timeout")) {
+        options.distributedTimeout =
+            parseNumber(command, "--dist-timeout", args.get("--dist-timeout"));
+        if (!(options.distributedTimeout > 0.0 && options.distributedTimeout <= 86400.0)) {
+            usageError(command, "--dist-timeout takes seconds above 0 and at most 86400");
+        }
+    }
     return options;
 }
 
@@ -302,7 +368,8 @@ int runTrain(const std::vector<std::string>& argv) {
     const Arguments args =
         parse(command, argv, {"--help", "--json", "--gradcam-flips"},
               {"--data", "--out", "--arch", "--epochs", "--image-size", "--stem", "--width",
-               "--pooling", "--batch", "--lr", "--patience", "--seed", "--id", "--parent"});
+               "--pooling", "--batch", "--lr", "--patience", "--seed", "--id", "--parent",
+               "--threads", "--world-size", "--rank", "--master", "--dist-timeout"});
     if (args.has("--help")) {
         std::cout << kTrainHelp;
         return 0;
@@ -321,6 +388,14 @@ int runTrain(const std::vector<std::string>& argv) {
                  data.train.height, data.train.channels, data.task.c_str(), data.classNames.size());
     MlEngine& ml = engine(command);
     const TrainObserver observer = terminalTrainObserver();
+    const std::string process =
+        options.worldSize > 1
+            ? "rank " + std::to_string(options.rank) + " of " + std::to_string(options.worldSize)
+            : std::string();
+    if (!process.empty()) {
+        std::fprintf(stderr, "%s: joining the run at %s:%d\n", process.c_str(),
+                     options.masterAddress.c_str(), options.masterPort);
+    }
     ModelCard card;
     try {
         card = ml.train(data, options, observer);
@@ -328,6 +403,17 @@ int runTrain(const std::vector<std::string>& argv) {
         throw CliError{command + ": " + e.what()};
     }
     const ModelMetrics& v = card.metrics["validation"];
+    if (options.rank != 0) {
+        std::fprintf(stderr,
+                     "%s: done: validation AUC %.4f, accuracy %.4f (best epoch %s of %s, %s s); "
+                     "rank 0 writes the model\n",
+                     process.c_str(), v.auc, v.accuracy, card.training["bestEpoch"].c_str(),
+                     card.training["epochs"].c_str(), card.training["seconds"].c_str());
+        if (args.has("--json")) {
+            std::cout << card.toJson();
+        }
+        return 0;
+    }
     std::fprintf(stderr,
                  "model %s version %s written to %s: validation AUC %.4f, accuracy %.4f, ECE "
                  "%.4f (best epoch %s of %s, %s s)\n",

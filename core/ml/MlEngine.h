@@ -54,6 +54,29 @@ struct TrainOptions {
     /// uninterrupted run would have made. A checkpoint of other data or options is refused.
     /// Empty: no checkpoints.
     std::string checkpointDir;
+
+    // ---- data-parallel training across processes (and machines) -------------------------------
+    /// `worldSize` processes run the same training (the same data, options and parent), each
+    /// with its own `rank` (0 .. worldSize - 1), and meet at masterAddress:masterPort, where
+    /// rank 0 listens (LibTorch's c10d: a TCP store, then Gloo). Every global batch of
+    /// `batchSize` images is shared out among them, their gradients are summed and BatchNorm
+    /// uses the whole batch's statistics: each step is a single process's step up to float
+    /// rounding (AdamW can amplify that over a run, as it does between thread counts). Only
+    /// rank 0 reads and writes checkpoints (the others take its state over) and writes the
+    /// model package; the others return the same card and write nothing (outDir may be empty
+    /// there). Every process calls the observer; one that cancels ends the run for all (the
+    /// others fail, having lost it). 1: this process alone.
+    int worldSize = 1;
+    int rank = 0;
+    std::string masterAddress; ///< host name or IP address of rank 0
+    int masterPort = 0;
+    /// Seconds to wait for the other processes, at the start and for any one exchange. A
+    /// process that is gone makes the others fail with a message that names the master and
+    /// this timeout, rather than hang.
+    double distributedTimeout = 300.0;
+    /// Intra-op threads for this run; 0: the engine's, or in a distributed run the cores divided
+    /// by the run's processes on this machine (2 processes on 2 cores: 1 thread each).
+    int threads = 0;
 };
 
 /// Where a training run is; passed to the observer after every batch and epoch.

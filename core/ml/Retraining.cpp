@@ -289,7 +289,10 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
     LabelStore labels(store);
     const std::string actor = request.actor.empty() ? StudyStore::defaultActor() : request.actor;
     RetrainResult result;
-    if (std::error_code error; !request.out.empty() && fs::exists(request.out, error)) {
+    // A distributed run's process other than rank 0 trains along and touches nothing.
+    const bool follower = request.options.worldSize > 1 && request.options.rank != 0;
+    if (std::error_code error;
+        !follower && !request.out.empty() && fs::exists(request.out, error)) {
         throw std::runtime_error(request.out + ": exists already; choose another folder");
     }
 
@@ -375,6 +378,16 @@ RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine
 
     if (preparing != nullptr && !preparing->report(1.0)) {
         throw std::runtime_error("cancelled");
+    }
+    if (follower) {
+        // Rank 0 records the run, reads and writes the checkpoints and publishes; this process
+        // trains its share of every batch and returns the same card, unregistered.
+        options.outDir.clear();
+        options.checkpointDir.clear();
+        result.model.card = engine.train(data, options, observer);
+        result.model.modelId = result.model.card.id;
+        result.model.version = result.model.card.version;
+        return result;
     }
     std::optional<TrainingRun> run =
         request.fresh ? std::nullopt : registry.unfinishedRun(fingerprint);

@@ -48,13 +48,13 @@ struct TrainingSetReport {
 /// MONOCHROME1 inverted, resized to input.size). Patients (PatientID; the study UID when it is
 /// empty) go whole to training or validation: a fixed hash of the patient's id decides
 /// (stayInPart), so about `validationFraction` of them validate and a patient never changes
-/// side as labels are added; a class with two or more patients keeps one on each side. External datasets (`extraData`: MedMNIST .npz or picture CSVs) add
-/// their training and validation splits as they are (their test split is never used). Classes
-/// are `classes` first (a fine-tuned model's), then any other in the order the store and the
-/// datasets name them. Labelled items that cannot be read are reported and left out; the rest
-/// go on. With `validationOnly`, only the validation part is read (the training split stays
-/// empty): what a comparison of models needs. Throws std::runtime_error when nothing can be
-/// trained (or, with `validationOnly`, measured) on.
+/// side as labels are added; a class with two or more patients keeps one on each side. External
+/// datasets (`extraData`: MedMNIST .npz or picture CSVs) add their training and validation splits
+/// as they are (their test split is never used). Classes are `classes` first (a fine-tuned
+/// model's), then any other in the order the store and the datasets name them. Labelled items that
+/// cannot be read are reported and left out; the rest go on. With `validationOnly`, only the
+/// validation part is read (the training split stays empty): what a comparison of models needs.
+/// Throws std::runtime_error when nothing can be trained (or, with `validationOnly`, measured) on.
 ImageDataset assembleTrainingSet(StudyStore& store, const std::vector<std::string>& extraData,
                                  const InputSpec& input, const std::vector<std::string>& classes,
                                  double validationFraction, TrainingSetReport& report,
@@ -96,7 +96,10 @@ struct RetrainResult {
 /// (the observer returns false) ends the run as cancelled, keeping its checkpoint, and throws
 /// std::runtime_error("cancelled"). `note` receives one-line messages for the user (resuming,
 /// skipped images). `preparing` follows (and can cancel) the reading of the labelled images,
-/// before training starts. The registry is changed only by the final publication.
+/// before training starts. The registry is changed only by the final publication. In a
+/// distributed run (options.worldSize > 1) the process of rank 0 does all this; any other
+/// assembles the same training set from its store, trains along, and returns the card in
+/// result.model.card (not registered) without writing anything.
 RetrainResult retrain(StudyStore& store, const RetrainRequest& request, MlEngine& engine,
                       const TrainObserver& observer,
                       const std::function<void(const std::string&)>& note = {},

@@ -6,6 +6,7 @@
 
 #include "core/domain/Paths.h"
 #include "core/domain/Sha256.h"
+#include "core/ml/engine/Distributed.h"
 
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -192,6 +194,182 @@ nn::Conv2d conv(int in, int out, int kernel, int stride = 1, int padding = -1) {
                           .bias(false));
 }
 
+// ---- BatchNorm, synchronised across the processes of a data-parallel run ---------------------
+
+/// Per-channel mean and biased variance of a training batch, and how many values per channel
+/// they are over.
+struct BatchMoments {
+    torch::Tensor mean;     ///< C, float
+    torch::Tensor variance; ///< C, float
+    double count = 0.0;
+};
+
+/// The moments of `x` (N x C x H x W) over every process's part of the global batch. Each
+/// process puts its count, mean and sum of squared deviations in its own row of a table, the
+/// table is summed across the processes, and every process combines the rows in rank order in
+/// double precision (Chan, Golub and LeVeque's pairwise update): the same statistics
+/// everywhere, bit for bit.
+BatchMoments globalMoments(const torch::Tensor& x, DistributedGroup& group) {
+    const std::size_t channels = std::size_t(x.size(1));
+    const std::size_t width = 1 + 2 * channels;
+    std::vector<double> table(std::size_t(group.size()) * width, 0.0);
+    double* row = table.data() + std::size_t(group.rank()) * width;
+    row[0] = double(x.numel()) / double(channels);
+    if (x.numel() > 0) {
+        const std::vector<std::int64_t> dims{0, 2, 3};
+        const auto [variance, mean] = torch::var_mean(x, at::IntArrayRef(dims), false);
+        const auto m = mean.to(torch::kFloat64).contiguous();
+        const auto v = variance.to(torch::kFloat64).contiguous();
+        for (std::size_t c = 0; c < channels; ++c) {
+            row[1 + c] = m.data_ptr<double>()[c];
+            row[1 + channels + c] = v.data_ptr<double>()[c] * row[0];
+        }
+    }
+    group.allreduceSum(table.data(), table.size());
+    BatchMoments out;
+    std::vector<double> mean(channels, 0.0), squares(channels, 0.0);
+    for (int r = 0; r < group.size(); ++r) {
+        const double* part = table.data() + std::size_t(r) * width;
+        out.count += part[0];
+        for (std::size_t c = 0; c < channels; ++c) {
+            mean[c] += part[0] * part[1 + c];
+        }
+    }
+    for (std::size_t c = 0; c < channels; ++c) {
+        mean[c] /= std::max(1.0, out.count);
+    }
+    for (int r = 0; r < group.size(); ++r) {
+        const double* part = table.data() + std::size_t(r) * width;
+        for (std::size_t c = 0; c < channels; ++c) {
+            const double d = part[1 + c] - mean[c];
+            squares[c] += part[1 + channels + c] + part[0] * d * d;
+        }
+    }
+    for (std::size_t c = 0; c < channels; ++c) {
+        squares[c] /= std::max(1.0, out.count);
+    }
+    out.mean = torch::tensor(mean, torch::kFloat64).to(torch::kFloat32);
+    out.variance = torch::tensor(squares, torch::kFloat64).to(torch::kFloat32);
+    return out;
+}
+
+/// Training-mode BatchNorm of one process's part of a global batch, normalised with the global
+/// batch's moments (computed before, by globalMoments). Forward: LibTorch's eval-mode kernel
+/// with those moments. Backward: the eval-mode backward (which also gives the local sums of
+/// dy and dy * x_hat, the weight's and bias's gradients), plus the terms through the moments,
+/// for which those two sums over the global batch are exchanged: one allreduce of 2C values.
+/// Every process of the group runs it in the same order (the graphs are alike), as collectives
+/// require.
+class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
+public:
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                                 const torch::Tensor& weight, const torch::Tensor& bias,
+                                 const torch::Tensor& mean, const torch::Tensor& variance,
+                                 double count, double eps, DistributedGroup* group) {
+        ctx->save_for_backward({x, weight, mean, variance});
+        ctx->saved_data["count"] = count;
+        ctx->saved_data["eps"] = eps;
+        ctx->saved_data["group"] =
+            static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(group));
+        if (x.numel() == 0) {
+            return torch::empty_like(x);
+        }
+        return std::get<0>(at::native_batch_norm(x, weight, bias, mean, variance, false, 0.0, eps));
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grads) {
+        const auto saved = ctx->get_saved_variables();
+        const auto& x = saved[0];
+        const auto& weight = saved[1];
+        const auto& mean = saved[2];
+        const auto& variance = saved[3];
+        const double count = ctx->saved_data["count"].toDouble();
+        const double eps = ctx->saved_data["eps"].toDouble();
+        auto* group = reinterpret_cast<DistributedGroup*>(
+            static_cast<std::intptr_t>(ctx->saved_data["group"].toInt()));
+        torch::Tensor dx, dWeight, dBias;
+        if (x.numel() > 0) {
+            std::tie(dx, dWeight, dBias) = at::native_batch_norm_backward(
+                grads[0], x, weight, mean, variance, {}, {}, false, eps, {true, true, true});
+        } else {
+            dx = torch::empty_like(x);
+            dWeight = torch::zeros_like(weight);
+            dBias = torch::zeros_like(weight);
+        }
+        // The global sums of dy and dy * x_hat.
+        const std::int64_t channels = weight.size(0);
+        auto sums = torch::cat({dBias, dWeight}).contiguous();
+        group->allreduceSum(sums.data_ptr<float>(), std::size_t(sums.numel()));
+        const auto sumDy = sums.narrow(0, 0, channels);
+        const auto sumDyXhat = sums.narrow(0, channels, channels);
+        // dx = w s (dy - sum(dy) / n - x_hat sum(dy x_hat) / n), s = 1 / sqrt(var + eps); the
+        // first term is the eval-mode dx, the others are a * x + b per channel.
+        const auto invStd = (variance + eps).rsqrt();
+        const auto k = weight * invStd / count;
+        const auto a = -k * invStd * sumDyXhat;
+        const auto b = -k * (sumDy - mean * invStd * sumDyXhat);
+        if (x.numel() > 0) {
+            dx = dx.addcmul(x, a.view({1, -1, 1, 1})).add_(b.view({1, -1, 1, 1}));
+        }
+        return {dx, dWeight, dBias, {}, {}, {}, {}, {}};
+    }
+};
+
+/// BatchNorm2d that, once given a group (a data-parallel run), normalises training batches
+/// with the statistics of the global batch, as one process training the whole batch would
+/// (synchronised BatchNorm): the processes' running statistics and gradients stay those of a
+/// single process. Without a group, and in eval mode, it is LibTorch's BatchNorm2d; its
+/// weights are named and saved the same.
+class BatchNormImpl : public nn::BatchNorm2dImpl {
+public:
+    explicit BatchNormImpl(std::int64_t features)
+        : nn::BatchNorm2dImpl(nn::BatchNorm2dOptions(features)) {}
+
+    torch::Tensor forward(const torch::Tensor& x) {
+        if (group == nullptr || !is_training()) {
+            return nn::BatchNorm2dImpl::forward(x);
+        }
+        const BatchMoments moments = globalMoments(x.detach(), *group);
+        if (moments.count < 2.0) {
+            throw std::runtime_error("BatchNorm needs more than one value per channel in "
+                                     "training; use a larger batch");
+        }
+        if (options.track_running_stats()) {
+            torch::NoGradGuard noGrad;
+            num_batches_tracked.add_(1);
+            const double factor = options.momentum().has_value()
+                                      ? *options.momentum()
+                                      : 1.0 / num_batches_tracked.item<double>();
+            running_mean.mul_(1.0 - factor).add_(moments.mean, factor);
+            running_var.mul_(1.0 - factor)
+                .add_(moments.variance * float(moments.count / (moments.count - 1.0)), factor);
+        }
+        return SyncBatchNormFunction::apply(x, weight, bias, moments.mean, moments.variance,
+                                            moments.count, options.eps(), group);
+    }
+
+    /// Debian's LibTorch does not export BatchNormImplBase::pretty_print, which a subclass's
+    /// vtable needs: the same text, here.
+    void pretty_print(std::ostream& stream) const override {
+        stream << "torch::nn::BatchNorm2d(" << options.num_features() << ", eps=" << options.eps()
+               << ", affine=" << options.affine() << ")";
+    }
+
+    /// The run whose global batches are normalised together; nullptr: this process alone.
+    DistributedGroup* group = nullptr;
+};
+TORCH_MODULE(BatchNorm);
+
+/// Gives every BatchNorm of `network` the group (nullptr: none).
+void setBatchNormGroup(nn::Module& network, DistributedGroup* group) {
+    for (const auto& m : network.modules(false)) {
+        if (auto* bn = dynamic_cast<BatchNormImpl*>(m.get())) {
+            bn->group = group;
+        }
+    }
+}
+
 /// He initialisation for convolutions; BatchNorm weight 1 and bias 0 (torchvision's).
 void initialise(nn::Module& module) {
     for (auto& m : module.modules(false)) {
@@ -265,12 +443,12 @@ class BasicBlockImpl : public nn::Module {
 public:
     BasicBlockImpl(int in, int out, int stride)
         : conv1(register_module("conv1", conv(in, out, 3, stride)))
-        , bn1(register_module("bn1", nn::BatchNorm2d(out)))
+        , bn1(register_module("bn1", BatchNorm(out)))
         , conv2(register_module("conv2", conv(out, out, 3)))
-        , bn2(register_module("bn2", nn::BatchNorm2d(out))) {
+        , bn2(register_module("bn2", BatchNorm(out))) {
         if (stride != 1 || in != out) {
-            down = register_module(
-                "downsample", nn::Sequential(conv(in, out, 1, stride, 0), nn::BatchNorm2d(out)));
+            down = register_module("downsample",
+                                   nn::Sequential(conv(in, out, 1, stride, 0), BatchNorm(out)));
         }
     }
 
@@ -290,9 +468,9 @@ public:
 
 private:
     nn::Conv2d conv1;
-    nn::BatchNorm2d bn1;
+    BatchNorm bn1;
     nn::Conv2d conv2;
-    nn::BatchNorm2d bn2;
+    BatchNorm bn2;
     nn::Sequential down{nullptr};
 };
 TORCH_MODULE(BasicBlock);
@@ -304,7 +482,7 @@ public:
         m_small = spec.stem == "small";
         stem = register_module("conv1", m_small ? conv(spec.inputChannels, m_width, 3, 1)
                                                 : conv(spec.inputChannels, m_width, 7, 2));
-        bn = register_module("bn1", nn::BatchNorm2d(m_width));
+        bn = register_module("bn1", BatchNorm(m_width));
         int in = m_width;
         for (std::size_t s = 0; s < blocks.size(); ++s) {
             const int out = m_width << s;
@@ -363,7 +541,7 @@ private:
     bool m_small = true;
     int m_width = 64;
     nn::Conv2d stem{nullptr};
-    nn::BatchNorm2d bn{nullptr};
+    BatchNorm bn{nullptr};
     std::vector<nn::Sequential> stages;
 };
 
@@ -414,9 +592,9 @@ std::unique_ptr<InferencePlan> ResNet::makePlan() {
 class DenseLayerImpl : public nn::Module {
 public:
     DenseLayerImpl(int in, int growth, int bottleneck)
-        : bn1(register_module("norm1", nn::BatchNorm2d(in)))
+        : bn1(register_module("norm1", BatchNorm(in)))
         , conv1(register_module("conv1", conv(in, bottleneck * growth, 1, 1, 0)))
-        , bn2(register_module("norm2", nn::BatchNorm2d(bottleneck * growth)))
+        , bn2(register_module("norm2", BatchNorm(bottleneck * growth)))
         , conv2(register_module("conv2", conv(bottleneck * growth, growth, 3))) {}
 
     torch::Tensor forward(const torch::Tensor& x) {
@@ -426,9 +604,9 @@ public:
     }
 
 private:
-    nn::BatchNorm2d bn1;
+    BatchNorm bn1;
     nn::Conv2d conv1;
-    nn::BatchNorm2d bn2;
+    BatchNorm bn2;
     nn::Conv2d conv2;
 };
 TORCH_MODULE(DenseLayer);
@@ -442,7 +620,7 @@ public:
         m_small = spec.stem == "small";
         stem = register_module("conv0", m_small ? conv(spec.inputChannels, channels, 3, 1)
                                                 : conv(spec.inputChannels, channels, 7, 2));
-        stemBn = register_module("norm0", nn::BatchNorm2d(channels));
+        stemBn = register_module("norm0", BatchNorm(channels));
         for (std::size_t b = 0; b < blocks.size(); ++b) {
             nn::Sequential block;
             for (int l = 0; l < blocks[b]; ++l) {
@@ -451,7 +629,7 @@ public:
             }
             if (b + 1 < blocks.size()) {
                 // Transition: halve the channels and the resolution.
-                block->push_back(nn::BatchNorm2d(channels));
+                block->push_back(BatchNorm(channels));
                 block->push_back(nn::Functional(torch::relu));
                 block->push_back(conv(channels, channels / 2, 1, 1, 0));
                 block->push_back(nn::AvgPool2d(nn::AvgPool2dOptions(2).stride(2)));
@@ -459,7 +637,7 @@ public:
             }
             body.push_back(register_module("denseblock" + std::to_string(b + 1), block));
         }
-        finalBn = register_module("norm5", nn::BatchNorm2d(channels));
+        finalBn = register_module("norm5", BatchNorm(channels));
         addClassifier("classifier", channels, spec.classes);
         initialise(*this);
     }
@@ -480,9 +658,9 @@ public:
 private:
     bool m_small = true;
     nn::Conv2d stem{nullptr};
-    nn::BatchNorm2d stemBn{nullptr};
+    BatchNorm stemBn{nullptr};
     std::vector<nn::Sequential> body;
-    nn::BatchNorm2d finalBn{nullptr};
+    BatchNorm finalBn{nullptr};
 };
 
 // ---- a small CNN: four conv-BN-ReLU stages ---------------------------------------------------
@@ -494,11 +672,10 @@ public:
         m_width = std::max(8, spec.width / 2);
         for (int s = 0; s < 4; ++s) {
             const int out = m_width << s;
-            stages.push_back(
-                register_module("block" + std::to_string(s + 1),
-                                nn::Sequential(conv(in, out, 3), nn::BatchNorm2d(out),
-                                               nn::Functional(torch::relu), conv(out, out, 3),
-                                               nn::BatchNorm2d(out), nn::Functional(torch::relu))));
+            stages.push_back(register_module(
+                "block" + std::to_string(s + 1),
+                nn::Sequential(conv(in, out, 3), BatchNorm(out), nn::Functional(torch::relu),
+                               conv(out, out, 3), BatchNorm(out), nn::Functional(torch::relu))));
             in = out;
         }
         addClassifier("fc", in, spec.classes);
@@ -988,16 +1165,26 @@ Faithfulness deletionInsertion(Network& network, const torch::Tensor& x, const t
 
 // ---- training -------------------------------------------------------------------------------
 
-/// Random affine warps and intensity jitter of a normalised batch (N x C x H x W).
-torch::Tensor augment(const torch::Tensor& x, torch::Generator& generator) {
+/// Random affine warps and intensity jitter of a normalised batch (N x C x H x W). The random
+/// values are drawn for a batch of `total` images of which `x` holds those from `first` on: each
+/// process of a distributed run draws what one process would for the global batch and uses
+/// its share (alone: total = N, first = 0).
+torch::Tensor augment(const torch::Tensor& x, torch::Generator& generator, std::int64_t total,
+                      std::int64_t first) {
     const auto n = x.size(0);
     const auto uniform = [&](double lo, double hi) {
-        return torch::rand({n}, generator, torch::kFloat32) * (hi - lo) + lo;
+        return (torch::rand({total}, generator, torch::kFloat32) * (hi - lo) + lo)
+            .narrow(0, first, n);
     };
     const auto angle = uniform(-10.0, 10.0) * (M_PI / 180.0);
     const auto scale = uniform(0.9, 1.1);
     const auto tx = uniform(-0.08, 0.08) * 2.0; // grid units: the image spans [-1, 1]
     const auto ty = uniform(-0.08, 0.08) * 2.0;
+    if (n == 0) { // a process whose share of a small last batch is empty: draw all the same
+        uniform(0.9, 1.1);
+        uniform(-0.1, 0.1);
+        return x;
+    }
     const auto c = torch::cos(angle) / scale;
     const auto s = torch::sin(angle) / scale;
     const auto theta = torch::stack({torch::stack({c, -s, tx}, 1), torch::stack({s, c, ty}, 1)}, 1);
@@ -1074,6 +1261,18 @@ struct TorchModel::Impl {
     torch::Tensor classWeights;
     torch::Generator generator;
     std::vector<torch::Tensor> kept;
+    DistributedGroup* group = nullptr; ///< a distributed run's processes; nullptr: alone
+    torch::Tensor gradients;           ///< every gradient and the loss, flat, to exchange
+
+    bool distributed() const { return group != nullptr && group->size() > 1; }
+    /// The part [first, last) of `count` items that this process takes.
+    std::pair<std::size_t, std::size_t> share(std::size_t count) const {
+        if (!distributed()) {
+            return {0, count};
+        }
+        const auto r = std::size_t(group->rank()), n = std::size_t(group->size());
+        return {count * r / n, count * (r + 1) / n};
+    }
 
     void checkIndex(const ImageSplit& images, std::size_t index, int classIndex) const {
         if (index >= images.count) {
@@ -1273,6 +1472,38 @@ void TorchModel::startTraining(double weightDecay, const std::vector<double>& cl
     m->classWeights = torch::tensor(std::vector<float>(classWeights.begin(), classWeights.end()));
 }
 
+void TorchModel::distribute(DistributedGroup* group) {
+    if (!m->network || m->card.format == "torchscript") {
+        throw std::runtime_error("distributed training needs a built-in architecture");
+    }
+    m->group = group;
+    setBatchNormGroup(*m->network, group);
+    if (!m->distributed()) {
+        return;
+    }
+    // Rank 0's weights and statistics everywhere (a parent or seed that differs would show).
+    std::string bytes;
+    if (group->rank() == 0) {
+        torch::serialize::OutputArchive archive;
+        m->network->save(archive);
+        std::ostringstream out;
+        archive.save_to(out);
+        bytes = out.str();
+    }
+    group->broadcast(bytes, 0);
+    if (group->rank() != 0) {
+        plainErrors([&] {
+            torch::NoGradGuard noGrad;
+            std::istringstream in(bytes);
+            torch::serialize::InputArchive archive;
+            archive.load_from(in);
+            m->network->load(archive);
+            return 0;
+        });
+    }
+    m->network->dropPlan();
+}
+
 double TorchModel::trainStep(const ImageSplit& split, const std::vector<std::size_t>& indices,
                              double learningRate) {
     return plainErrors([&] { return step(split, indices, learningRate); });
@@ -1287,9 +1518,11 @@ double TorchModel::step(const ImageSplit& split, const std::vector<std::size_t>&
     for (auto& group : m->optimiser->param_groups()) {
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learningRate);
     }
-    // Gather the batch's images into one contiguous split.
+    // Gather the batch's images (distributed: this process's share) into one contiguous split.
+    const bool distributed = m->distributed();
+    const auto [first, last] = m->share(indices.size());
     ImageSplit batch;
-    batch.count = indices.size();
+    batch.count = last - first;
     batch.channels = split.channels;
     batch.height = split.height;
     batch.width = split.width;
@@ -1299,43 +1532,122 @@ double TorchModel::step(const ImageSplit& split, const std::vector<std::size_t>&
     std::vector<std::int64_t> labels(batch.count);
     std::vector<float> targets(multi ? batch.count * classes : 0);
     for (std::size_t i = 0; i < batch.count; ++i) {
-        std::copy_n(split.pixels.data() + indices[i] * batch.imageBytes(), batch.imageBytes(),
+        const std::size_t image = indices[first + i];
+        std::copy_n(split.pixels.data() + image * batch.imageBytes(), batch.imageBytes(),
                     batch.pixels.data() + i * batch.imageBytes());
         if (multi) {
             for (std::size_t k = 0; k < classes; ++k) {
-                targets[i * classes + k] = float(split.labels[indices[i] * classes + k]);
+                targets[i * classes + k] = float(split.labels[image * classes + k]);
             }
         } else {
-            labels[i] = split.labels[indices[i]];
+            labels[i] = split.labels[image];
         }
     }
-    const auto x = augment(inputTensor(batch, 0, batch.count, m->card.input), m->generator);
+    const auto x = augment(inputTensor(batch, 0, batch.count, m->card.input), m->generator,
+                           std::int64_t(indices.size()), std::int64_t(first));
     m->optimiser->zero_grad();
     namespace F = torch::nn::functional;
     const auto logits = m->network->forward(x);
     // Multi-label: one sigmoid per class, positives weighted by negatives / positives.
-    const auto loss =
-        multi ? F::binary_cross_entropy_with_logits(
-                    logits,
-                    torch::tensor(targets).view({std::int64_t(batch.count), std::int64_t(classes)}),
-                    F::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(m->classWeights))
-              : F::cross_entropy(logits, torch::tensor(labels),
-                                 F::CrossEntropyFuncOptions().weight(m->classWeights));
+    torch::Tensor loss;
+    if (!distributed) {
+        loss = multi ? F::binary_cross_entropy_with_logits(
+                           logits,
+                           torch::tensor(targets).view(
+                               {std::int64_t(batch.count), std::int64_t(classes)}),
+                           F::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(m->classWeights))
+                     : F::cross_entropy(logits, torch::tensor(labels),
+                                        F::CrossEntropyFuncOptions().weight(m->classWeights));
+    } else {
+        // The share's summed loss over what the mean over the whole global batch divides by:
+        // the processes' losses (and gradients) add up to the global batch's.
+        double denominator = 0.0;
+        if (multi) {
+            denominator = double(indices.size() * classes);
+        } else {
+            const float* weights = m->classWeights.data_ptr<float>();
+            for (std::size_t image : indices) {
+                denominator += double(weights[split.labels[image]]);
+            }
+        }
+        loss = (multi ? F::binary_cross_entropy_with_logits(
+                            logits,
+                            torch::tensor(targets).view(
+                                {std::int64_t(batch.count), std::int64_t(classes)}),
+                            F::BinaryCrossEntropyWithLogitsFuncOptions()
+                                .pos_weight(m->classWeights)
+                                .reduction(torch::kSum))
+                      : F::cross_entropy(logits, torch::tensor(labels),
+                                         F::CrossEntropyFuncOptions()
+                                             .weight(m->classWeights)
+                                             .reduction(torch::kSum))) /
+               std::max(denominator, 1e-12);
+    }
     loss.backward();
+    double value = loss.item<double>();
+    if (distributed) {
+        value = exchangeGradients(value);
+    }
     m->optimiser->step();
-    return loss.item<double>();
+    return value;
+}
+
+double TorchModel::exchangeGradients(double loss) {
+    // One flat buffer (made once: fresh pages are slow here) holds every gradient and the loss.
+    const auto parameters = m->network->parameters();
+    std::int64_t total = 1;
+    for (const auto& p : parameters) {
+        total += p.numel();
+    }
+    if (!m->gradients.defined() || m->gradients.numel() != total) {
+        m->gradients = torch::empty({total}, torch::kFloat32);
+    }
+    torch::NoGradGuard noGrad;
+    std::int64_t offset = 0;
+    for (const auto& p : parameters) {
+        auto part = m->gradients.narrow(0, offset, p.numel());
+        if (p.grad().defined()) {
+            part.copy_(p.grad().reshape({-1}));
+        } else {
+            part.zero_();
+        }
+        offset += p.numel();
+    }
+    float* data = m->gradients.data_ptr<float>();
+    data[offset] = float(loss);
+    m->group->allreduceSum(data, std::size_t(total));
+    offset = 0;
+    for (auto& p : parameters) {
+        const auto part = m->gradients.narrow(0, offset, p.numel()).view_as(p);
+        if (p.grad().defined()) {
+            p.mutable_grad().copy_(part);
+        } else {
+            p.mutable_grad() = part.clone();
+        }
+        offset += p.numel();
+    }
+    return double(data[offset]);
 }
 
 std::vector<double> TorchModel::logits(const ImageSplit& split) {
     torch::NoGradGuard noGrad;
     m->network->eval();
     std::vector<double> out;
-    for (std::size_t first = 0; first < split.count; first += 256) {
-        const std::size_t count = std::min<std::size_t>(256, split.count - first);
+    const auto [begin, end] = m->share(split.count);
+    for (std::size_t first = begin; first < end; first += 256) {
+        const std::size_t count = std::min<std::size_t>(256, end - first);
         const auto l = m->network->infer(inputTensor(split, first, count, m->card.input))
                            .to(torch::kFloat64)
                            .contiguous();
         out.insert(out.end(), l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
+    }
+    if (m->distributed()) {
+        // Each process's logits in their place, zero elsewhere, summed: every logit everywhere.
+        const std::size_t classes = m->card.classNames.size();
+        std::vector<double> all(split.count * classes, 0.0);
+        std::copy(out.begin(), out.end(), all.begin() + std::ptrdiff_t(begin * classes));
+        m->group->allreduceSum(all.data(), all.size());
+        return all;
     }
     return out;
 }
@@ -1357,7 +1669,11 @@ void TorchModel::restoreKept() {
 }
 
 void TorchModel::recomputeBatchNormStatistics(const ImageSplit& split, std::size_t maxImages) {
+    // Every process of a distributed run computes the same statistics on the same images,
+    // without exchanging anything.
+    setBatchNormGroup(*m->network, nullptr);
     ml::recomputeBatchNormStatistics(*m->network, split, m->card.input, maxImages);
+    setBatchNormGroup(*m->network, m->group);
 }
 
 void TorchModel::save(const std::string& dir) {
@@ -1394,13 +1710,26 @@ void TorchModel::saveTrainingState(const std::string& path) {
 }
 
 void TorchModel::loadTrainingState(const std::string& path) {
+    loadTrainingStateFrom(path, nullptr);
+}
+
+void TorchModel::loadTrainingStateBytes(const std::string& bytes, const std::string& name) {
+    std::istringstream in(bytes);
+    loadTrainingStateFrom(name, &in);
+}
+
+void TorchModel::loadTrainingStateFrom(const std::string& path, std::istream* bytes) {
     if (!m->optimiser) {
         throw std::logic_error("loadTrainingState before startTraining");
     }
     try {
         torch::NoGradGuard noGrad;
         torch::serialize::InputArchive archive;
-        archive.load_from(path);
+        if (bytes != nullptr) {
+            archive.load_from(*bytes);
+        } else {
+            archive.load_from(path);
+        }
         torch::serialize::InputArchive network;
         archive.read("network", network);
         const std::string mismatch = compareWithArchive(*m->network, network, "");

@@ -6,11 +6,14 @@
 #include "core/ml/ImageDataset.h"
 #include "core/ml/MlEngine.h"
 
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace radiolens::ml {
+
+class DistributedGroup;
 
 /// The stem to use: `stem` when given, else "small" below 100 px and "standard" from 100 px.
 std::string defaultStem(const std::string& stem, int inputSize);
@@ -49,12 +52,24 @@ public:
     /// Prepares AdamW (decoupled weight decay `weightDecay`), a cross-entropy weighted per class
     /// by `classWeights`, and the augmentation's random generator (`seed`).
     void startTraining(double weightDecay, const std::vector<double>& classWeights, unsigned seed);
+    /// Trains data-parallel with the other processes of `group` from now on (nullptr: this
+    /// process alone; the group must outlive the training). Every process then holds rank 0's
+    /// weights and BatchNorm statistics, trainStep() takes the global batch and trains this
+    /// process's share of it, BatchNorm normalises training batches with the global batch's
+    /// statistics, and logits() shares the images out. Collective: every process calls it, and
+    /// then trainStep() and logits() with the same arguments, in the same order.
+    void distribute(DistributedGroup* group);
     /// One optimisation step at `learningRate` on images `indices` of `split` (labels from the
     /// split), randomly rotated (+-10 degrees), scaled (0.9-1.1), shifted (+-8 %) and
-    /// brightness/contrast jittered. Returns the batch's mean loss.
+    /// brightness/contrast jittered. Returns the batch's mean loss. Distributed, `indices` is
+    /// the global batch: this process trains the contiguous part of it that its rank gives,
+    /// with the augmentation drawn for the whole batch, its loss normalised as the whole
+    /// batch's, and the gradients summed over the processes (one exchange): the same step as one
+    /// process training the whole batch, to rounding.
     double trainStep(const ImageSplit& split, const std::vector<std::size_t>& indices,
                      double learningRate);
     /// Raw logits of every image of `split` (eval mode), count x classes, row-major.
+    /// Distributed, each process computes a share of the images and all get every logit.
     std::vector<double> logits(const ImageSplit& split);
     /// Remembers the current weights; restoreKept() brings them back.
     void keep();
@@ -72,6 +87,9 @@ public:
     /// Reads what saveTrainingState() wrote (after startTraining() with the same settings).
     /// Throws std::runtime_error naming the file when it cannot be read or does not fit.
     void loadTrainingState(const std::string& path);
+    /// The same from the file's bytes (`name` for messages): how the other processes of a
+    /// distributed run take over rank 0's checkpoint.
+    void loadTrainingStateBytes(const std::string& bytes, const std::string& name);
 
 private:
     TorchModel(); ///< no network yet (load fills it in)
@@ -83,6 +101,10 @@ private:
                                 int steps);
     double step(const ImageSplit& split, const std::vector<std::size_t>& indices,
                 double learningRate);
+    /// Sums every parameter's gradient, and `loss`, over the processes; returns the loss sum.
+    double exchangeGradients(double loss);
+    /// loadTrainingState from `bytes`, or from the file `path` when it is nullptr.
+    void loadTrainingStateFrom(const std::string& path, std::istream* bytes);
 
     struct Impl;
     std::unique_ptr<Impl> m;

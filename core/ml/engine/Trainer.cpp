@@ -8,6 +8,7 @@
 #include "core/domain/Paths.h"
 #include "core/domain/Sha256.h"
 #include "core/ml/Metrics.h"
+#include "core/ml/engine/Distributed.h"
 #include "core/ml/engine/TorchModel.h"
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <sstream>
 #include <ctime>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -204,15 +206,11 @@ void writeCheckpoint(const std::string& dir, const Checkpoint& c) {
     writeFileAtomically(dir + "/checkpoint.json", out.str());
 }
 
-/// The checkpoint in `dir`, or nullopt when there is none. Throws std::runtime_error naming
-/// the file when it is damaged.
-std::optional<Checkpoint> readCheckpoint(const std::string& dir) {
-    const std::string path = dir + "/checkpoint.json";
-    if (!std::filesystem::exists(path)) {
-        return std::nullopt;
-    }
+/// The checkpoint of checkpoint.json's `text` (from `path`, for messages). Throws
+/// std::runtime_error naming the file when it is damaged.
+Checkpoint parseCheckpoint(const std::string& text, const std::string& path) {
     const JsonFields f(path);
-    const JsonValue root = f.parseObject(readTextFile(path));
+    const JsonValue root = f.parseObject(text);
     if (f.text(root, "format") != "radiolens-training-checkpoint") {
         f.fail("not a Radiolens training checkpoint");
     }
@@ -236,6 +234,58 @@ std::optional<Checkpoint> readCheckpoint(const std::string& dir) {
     return c;
 }
 
+/// The checkpoint in `dir`, or nullopt when there is none. Throws std::runtime_error naming
+/// the file when it is damaged.
+std::optional<Checkpoint> readCheckpoint(const std::string& dir) {
+    const std::string path = dir + "/checkpoint.json";
+    if (!std::filesystem::exists(path)) {
+        return std::nullopt;
+    }
+    return parseCheckpoint(readTextFile(path), path);
+}
+
+/// The processes of a distributed run, connected; nullptr for a run of one process. Throws
+/// std::runtime_error for impossible settings and when the others do not come.
+std::unique_ptr<DistributedGroup> joinRun(const TrainOptions& options) {
+    if (options.worldSize < 1 || options.rank < 0 || options.rank >= options.worldSize) {
+        throw std::runtime_error("distributed training: rank " + std::to_string(options.rank) +
+                                 " is not one of the " + std::to_string(options.worldSize) +
+                                 " processes (ranks 0 to " + std::to_string(options.worldSize - 1) +
+                                 ")");
+    }
+    if (options.worldSize == 1) {
+        return nullptr;
+    }
+    DistributedSettings settings;
+    settings.worldSize = options.worldSize;
+    settings.rank = options.rank;
+    settings.masterAddress = options.masterAddress;
+    settings.masterPort = options.masterPort;
+    settings.timeoutSeconds = options.distributedTimeout;
+    return std::make_unique<DistributedGroup>(settings);
+}
+
+/// Throws std::runtime_error on every process of `group` when any of them trains other data
+/// or options than rank 0 (their `fingerprint`s differ).
+void checkSameTraining(DistributedGroup& group, const std::string& fingerprint) {
+    std::string lead = fingerprint;
+    group.broadcast(lead, 0);
+    std::vector<double> differs(std::size_t(group.size()), 0.0);
+    differs[std::size_t(group.rank())] = lead == fingerprint ? 0.0 : 1.0;
+    group.allreduceSum(differs.data(), differs.size());
+    std::string ranks;
+    for (std::size_t r = 0; r < differs.size(); ++r) {
+        if (differs[r] != 0.0) {
+            ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+        }
+    }
+    if (!ranks.empty()) {
+        throw std::runtime_error("distributed training: rank(s) " + ranks +
+                                 " train on other images, labels, options or parent than rank "
+                                 "0; every process needs the same");
+    }
+}
+
 } // namespace
 
 std::string timeStamp() {
@@ -249,7 +299,9 @@ std::string timeStamp() {
 
 ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                           const TrainObserver& observer) {
-    if (options.outDir.empty()) {
+    // Rank 0 (or a process alone) writes the package and checkpoints.
+    const bool lead = options.worldSize <= 1 || options.rank == 0;
+    if (options.outDir.empty() && lead) {
         throw std::runtime_error("no output folder for the model");
     }
     const bool multiLabel = data.task == "multi-label";
@@ -284,6 +336,11 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                                      "cannot be chosen on validation AUC");
         }
     }
+    // A distributed run: the others, each process's threads, and the same training everywhere.
+    const std::unique_ptr<DistributedGroup> group = joinRun(options);
+    const ScopedThreads threads(options.threads > 0 ? options.threads
+                                : group ? std::max(1, hardwareThreads() / group->localProcesses())
+                                        : 0);
     const auto start = Clock::now();
     double secondsBefore = 0.0; // of the processes before this one (a resumed run)
     const auto seconds = [&start, &secondsBefore] {
@@ -333,6 +390,12 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
         model = std::make_unique<TorchModel>(card, options.seed);
     }
     ModelCard& card = model->card();
+    std::string fingerprint;
+    if (group) {
+        fingerprint = trainingFingerprint(data, options, parent);
+        checkSameTraining(*group, fingerprint);
+    }
+    model->distribute(group.get());
     const std::size_t slash = data.source.find_last_of('/');
     const std::string datasetName =
         slash == std::string::npos ? data.source : data.source.substr(slash + 1);
@@ -341,6 +404,9 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                   ? parent.id
                   : datasetName.substr(0, datasetName.find('.')) + "-" + card.architecture;
     card.version = timeStamp();
+    if (group) {
+        group->broadcast(card.version, 0); // the same card everywhere
+    }
     card.format = "torch-nn";
     card.temperature = 1.0;
     card.metrics.clear();
@@ -407,46 +473,77 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
     int bestEpoch = 0;
     int firstEpoch = 1;
 
-    // Checkpoints: go on from the last one when it was made by this very training.
-    const std::string checkpointDir = options.checkpointDir;
+    // Checkpoints: go on from the last one when it was made by this very training. In a
+    // distributed run rank 0 reads it and hands it to the others (a refusal goes to them too).
+    const std::string checkpointDir = lead ? options.checkpointDir : std::string();
     Checkpoint checkpoint;
+    std::optional<Checkpoint> saved;
+    std::string savedText, savedState, refusal;
     if (!checkpointDir.empty()) {
         std::filesystem::create_directories(checkpointDir);
-        checkpoint.fingerprint = trainingFingerprint(data, options, parent);
-        if (const std::optional<Checkpoint> saved = readCheckpoint(checkpointDir)) {
-            if (saved->fingerprint != checkpoint.fingerprint) {
+        checkpoint.fingerprint =
+            !fingerprint.empty() ? fingerprint : trainingFingerprint(data, options, parent);
+        try {
+            saved = readCheckpoint(checkpointDir);
+            if (saved && saved->fingerprint != checkpoint.fingerprint) {
                 throw std::runtime_error(checkpointDir +
                                          ": its checkpoint belongs to a training of other "
                                          "images, labels or options; use another folder");
             }
-            model->loadTrainingState(checkpointDir + "/" + saved->file);
-            std::istringstream(saved->random) >> random;
-            checkpoint = *saved;
-            step = saved->step;
-            bestScore = saved->bestScore;
-            bestAuc = saved->bestAuc;
-            bestEpoch = saved->bestEpoch;
-            firstEpoch = saved->epoch + 1;
-            secondsBefore = saved->seconds;
-            status.resumedAfterEpoch = saved->epoch;
-            // The epochs already done, again, for whoever draws the run.
-            status.replayed = true;
-            status.epochEnded = true;
-            double best = -std::numeric_limits<double>::infinity();
-            for (std::size_t e = 0; e < saved->history.size(); ++e) {
-                status.epoch = int(e + 1);
-                status.trainLoss = saved->history[e].first;
-                status.validationAuc = saved->history[e].second;
-                best =
-                    std::isnan(best) || status.validationAuc > best ? status.validationAuc : best;
-                status.bestValidationAuc = best;
-                status.fraction = double(e + 1) * double(steps) / totalSteps;
-                if (observer && !observer(status)) {
-                    throw std::runtime_error("cancelled");
-                }
+            if (saved && group) {
+                savedText = readTextFile(checkpointDir + "/checkpoint.json");
+                savedState = readTextFile(checkpointDir + "/" + saved->file);
             }
-            status.replayed = false;
+        } catch (const std::exception& e) {
+            if (!group) {
+                throw;
+            }
+            refusal = e.what();
+            saved.reset();
         }
+    }
+    if (group) {
+        group->broadcast(refusal, 0);
+        if (!refusal.empty()) {
+            throw std::runtime_error(lead ? refusal : "rank 0: " + refusal);
+        }
+        group->broadcast(savedText, 0);
+        group->broadcast(savedState, 0);
+        if (!savedText.empty()) {
+            saved = parseCheckpoint(savedText, "rank 0's checkpoint.json");
+        }
+    }
+    if (saved) {
+        if (savedState.empty()) {
+            model->loadTrainingState(checkpointDir + "/" + saved->file);
+        } else {
+            model->loadTrainingStateBytes(savedState, "rank 0's " + saved->file);
+        }
+        std::istringstream(saved->random) >> random;
+        checkpoint = *saved;
+        step = saved->step;
+        bestScore = saved->bestScore;
+        bestAuc = saved->bestAuc;
+        bestEpoch = saved->bestEpoch;
+        firstEpoch = saved->epoch + 1;
+        secondsBefore = saved->seconds;
+        status.resumedAfterEpoch = saved->epoch;
+        // The epochs already done, again, for whoever draws the run.
+        status.replayed = true;
+        status.epochEnded = true;
+        double best = -std::numeric_limits<double>::infinity();
+        for (std::size_t e = 0; e < saved->history.size(); ++e) {
+            status.epoch = int(e + 1);
+            status.trainLoss = saved->history[e].first;
+            status.validationAuc = saved->history[e].second;
+            best = std::isnan(best) || status.validationAuc > best ? status.validationAuc : best;
+            status.bestValidationAuc = best;
+            status.fraction = double(e + 1) * double(steps) / totalSteps;
+            if (observer && !observer(status)) {
+                throw std::runtime_error("cancelled");
+            }
+        }
+        status.replayed = false;
     }
 
     std::vector<std::size_t> order(data.train.count);
@@ -544,7 +641,12 @@ ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                               std::to_string(batch) +
                               ", cosine, class-balanced, affine+intensity augmentation, seed " +
                               std::to_string(options.seed);
-    model->save(options.outDir);
+    if (group) {
+        card.training["processes"] = std::to_string(group->size());
+    }
+    if (lead) {
+        model->save(options.outDir);
+    }
     return card;
 }
 

@@ -12,6 +12,12 @@ namespace radiolens::ml {
 /// random affine augmentation (rotation +-10 degrees, scale 0.9-1.1, shift +-8 %) and
 /// brightness/contrast jitter, early stopping when the validation AUC has not improved for
 /// `patience` epochs. Deterministic for a seed and thread count.
+///
+/// Distributed (options.worldSize > 1): joins the other processes first, checks that they train
+/// the same (data, options, parent), then shares every global batch out among them
+/// (TorchModel::distribute); every process runs the same schedule, validation and early
+/// stopping on the same numbers, so all stop at the same epoch. Only rank 0 reads and writes
+/// checkpoints and writes the package.
 ModelCard trainClassifier(const ImageDataset& data, const TrainOptions& options,
                           const TrainObserver& observer);
 
