@@ -10,11 +10,10 @@
 #include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcfcache.h"
 
-#include "core/dicom/GdcmPlugin.h"
+#include "core/dicom/Jpeg2000Process.h"
 #include "core/dicom/RleCodec.h"
 #include "core/domain/Paths.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -67,61 +66,11 @@ void unpackBits(const unsigned char* packed, std::size_t pixelsPerFrame, int fra
     }
 }
 
-/// The GDCM plugin's entry points, opened once per process on the first JPEG 2000 file.
-struct GdcmPlugin {
-    decltype(&radiolens_gdcm_decode) decode = nullptr;
-    decltype(&radiolens_gdcm_release) release = nullptr;
-    std::string error;
-};
-
-const GdcmPlugin& gdcmPlugin() {
-    static GdcmPlugin plugin;
-    static std::once_flag once;
-    std::call_once(once, [] {
-        const std::string path = findPlugin("libradiolens_gdcm.so", "RADIOLENS_GDCM_PLUGIN");
-        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (handle == nullptr) {
-            const char* reason = dlerror();
-            plugin.error = "JPEG 2000 decoder unavailable: " + path + ": " +
-                           (reason ? reason : "cannot be loaded");
-            return;
-        }
-        plugin.decode =
-            reinterpret_cast<decltype(plugin.decode)>(dlsym(handle, "radiolens_gdcm_decode"));
-        plugin.release =
-            reinterpret_cast<decltype(plugin.release)>(dlsym(handle, "radiolens_gdcm_release"));
-        if (plugin.decode == nullptr || plugin.release == nullptr) {
-            plugin.error = path + " is not the Radiolens JPEG 2000 plugin";
-            plugin.decode = nullptr;
-        }
-    });
-    return plugin;
-}
-
-/// Every frame of one JPEG 2000 file, decoded.
-struct Jpeg2000File {
-    std::vector<char> pixels;
-    int planarConfiguration = 0;
-    std::string photometric;
-};
+/// Every frame of one JPEG 2000 file, decoded (by a worker process: Jpeg2000Process.h).
+using Jpeg2000File = Jpeg2000Pixels;
 
 std::shared_ptr<const Jpeg2000File> decodeJpeg2000(const std::string& path) {
-    const GdcmPlugin& plugin = gdcmPlugin();
-    if (plugin.decode == nullptr) {
-        throw DicomValueError(path + ": " + plugin.error);
-    }
-    RadiolensDecodedPixels decoded{};
-    char error[256] = {0};
-    if (plugin.decode(path.c_str(), &decoded, error, int(sizeof error)) != 0) {
-        throw DicomValueError(path + ": JPEG 2000: " + error);
-    }
-    auto file = std::make_shared<Jpeg2000File>();
-    const char* bytes = static_cast<const char*>(decoded.pixels);
-    file->pixels.assign(bytes, bytes + decoded.bytes);
-    file->planarConfiguration = decoded.planarConfiguration;
-    file->photometric = decoded.photometric;
-    plugin.release(&decoded);
-    return file;
+    return std::make_shared<const Jpeg2000File>(decodeJpeg2000InWorker(path));
 }
 
 /// Decodes a multi-frame JPEG 2000 file once for all threads: the first thread to ask decodes,

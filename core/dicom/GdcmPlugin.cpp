@@ -1,4 +1,5 @@
-// libradiolens_gdcm.so: JPEG 2000 decoding through GDCM (free DCMTK has no JPEG 2000 codec).
+// JPEG 2000 decoding through GDCM (free DCMTK has no JPEG 2000 codec), for the radiolens-jpeg2000
+// worker.
 
 #include "core/dicom/GdcmPlugin.h"
 

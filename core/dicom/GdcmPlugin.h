@@ -1,8 +1,8 @@
 #pragma once
 
-// C interface of libradiolens_gdcm.so, which decodes JPEG 2000 with GDCM. GDCM's static
-// initialisation costs 40-60 ms and 8 MB per process here, and only JPEG 2000 needs it, so it is
-// opened on the first JPEG 2000 file (FrameDecoder) rather than linked.
+// JPEG 2000 decoding with GDCM, in the radiolens-jpeg2000 worker process (Jpeg2000Worker.cpp;
+// Jpeg2000Process.h says why it is a process of its own). GDCM's static initialisation costs
+// 40-60 ms and 8 MB per process here; a worker pays it once and serves every later file.
 
 #include <cstddef>
 
