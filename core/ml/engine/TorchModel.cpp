@@ -24,6 +24,25 @@
 #include <utility>
 #include <vector>
 
+// Debian's LibTorch 1.13 exports BatchNorm2dImpl's vtable but not the BatchNormImplBase
+// pretty_print it points to. A class derived from BatchNorm2dImpl (BatchNormImpl below) makes the
+// compiler emit that vtable here too; an optimised build drops it, the sanitizer build keeps it
+// and the plugin then fails to load ("undefined symbol ...pretty_print"). The same text as
+// LibTorch's, defined here for that one specialisation.
+template <>
+void torch::nn::BatchNormImplBase<2, torch::nn::BatchNorm2dImpl>::pretty_print(
+    std::ostream& stream) const {
+    stream << std::boolalpha << "torch::nn::BatchNorm2d(" << options.num_features()
+           << ", eps=" << options.eps() << ", momentum=";
+    if (options.momentum().has_value()) {
+        stream << *options.momentum();
+    } else {
+        stream << "None";
+    }
+    stream << ", affine=" << options.affine()
+           << ", track_running_stats=" << options.track_running_stats() << ")";
+}
+
 namespace radiolens::ml {
 
 namespace {
@@ -347,13 +366,6 @@ public:
         }
         return SyncBatchNormFunction::apply(x, weight, bias, moments.mean, moments.variance,
                                             moments.count, options.eps(), group);
-    }
-
-    /// Debian's LibTorch does not export BatchNormImplBase::pretty_print, which a subclass's
-    /// vtable needs: the same text, here.
-    void pretty_print(std::ostream& stream) const override {
-        stream << "torch::nn::BatchNorm2d(" << options.num_features() << ", eps=" << options.eps()
-               << ", affine=" << options.affine() << ")";
     }
 
     /// The run whose global batches are normalised together; nullptr: this process alone.
