@@ -1,6 +1,7 @@
 #include "core/dicom/Jpeg2000Process.h"
 
 #include "core/dicom/DicomDataSet.h"
+#include "core/dicom/SocketTransfer.h"
 #include "core/domain/Paths.h"
 
 #include <fcntl.h>
@@ -114,51 +115,35 @@ public:
 
 private:
     void send(const void* data, std::size_t size) {
-        const auto* p = static_cast<const char*>(data);
-        while (size > 0) {
-            const ssize_t n = ::send(m_socket, p, size, MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                lost();
-            }
-            p += n;
-            size -= std::size_t(n);
+        if (!sendAll(m_socket, data, size)) {
+            lost();
         }
     }
 
+    /// Receives `size` bytes, waiting for them until the deadline.
     void receive(void* data, std::size_t size) {
-        auto* p = static_cast<char*>(data);
-        while (size > 0) {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(m_deadline - Clock::now())
-                    .count();
-            pollfd ready{m_socket, POLLIN, 0};
-            const int polled =
-                left > 0 ? ::poll(&ready, 1, int(std::min<long long>(left, 1000))) : 0;
-            if (polled < 0 && errno == EINTR) {
-                continue;
-            }
-            if (polled == 0) {
-                if (left > 0) {
-                    continue;
+        const bool received =
+            transferAll(static_cast<char*>(data), size, [this](char* p, std::size_t n) {
+                for (;;) {
+                    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          m_deadline - Clock::now())
+                                          .count();
+                    if (left <= 0) {
+                        m_failed = true;
+                        char text[64];
+                        std::snprintf(text, sizeof text, "%g s", m_timeout);
+                        throw WorkerLost{
+                            std::string("the JPEG 2000 decoder did not finish within ") + text +
+                            " and was stopped"};
+                    }
+                    pollfd ready{m_socket, POLLIN, 0};
+                    if (::poll(&ready, 1, int(std::min<long long>(left, 1000))) > 0) {
+                        return ::recv(m_socket, p, n, 0);
+                    }
                 }
-                m_failed = true;
-                char text[64];
-                std::snprintf(text, sizeof text, "%g s", m_timeout);
-                throw WorkerLost{std::string("the JPEG 2000 decoder did not finish within ") +
-                                 text + " and was stopped"};
-            }
-            const ssize_t n = ::recv(m_socket, p, size, 0);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                lost();
-            }
-            p += n;
-            size -= std::size_t(n);
+            });
+        if (!received) {
+            lost();
         }
     }
 

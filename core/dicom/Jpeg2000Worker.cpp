@@ -9,6 +9,7 @@
 // Integers in this machine's byte order (the two ends are one build on one machine).
 
 #include "core/dicom/GdcmPlugin.h"
+#include "core/dicom/SocketTransfer.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,35 +25,11 @@ namespace {
 constexpr int kSocket = 3;
 
 bool readAll(void* data, std::size_t size) {
-    auto* p = static_cast<char*>(data);
-    while (size > 0) {
-        const ssize_t n = ::recv(kSocket, p, size, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        size -= std::size_t(n);
-    }
-    return true;
+    return radiolens::receiveAll(kSocket, data, size);
 }
 
 bool writeAll(const void* data, std::size_t size) {
-    const auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-        const ssize_t n = ::send(kSocket, p, size, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        size -= std::size_t(n);
-    }
-    return true;
+    return radiolens::sendAll(kSocket, data, size);
 }
 
 } // namespace
